@@ -1,0 +1,55 @@
+//! Serving an axum router with graceful shutdown bounded by a drain deadline, and the
+//! response-status metric every listener shares.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use tokio::net::TcpListener;
+
+use crate::metrics::{HttpMetrics, ResponseLabels};
+use crate::shutdown::Shutdown;
+
+/// Serves `app` on `listener` (HTTP/1.1 and HTTP/2 cleartext, keep-alive) until `shutdown`
+/// triggers; then stops accepting, lets in-flight requests finish for at most `drain_deadline`,
+/// and returns. Connections still open after the deadline are dropped.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: Shutdown,
+    drain_deadline: Duration,
+) -> std::io::Result<()> {
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.triggered_owned());
+    let deadline = async {
+        shutdown.triggered().await;
+        tokio::time::sleep(drain_deadline).await;
+    };
+    tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!(?drain_deadline, "drain deadline passed, closing remaining connections");
+            Ok(())
+        }
+    }
+}
+
+/// Adds the `livecdn_http_responses_total{status}` count to every response of `app`.
+pub fn with_response_metrics(app: Router, metrics: HttpMetrics) -> Router {
+    app.layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| {
+            let metrics = metrics.clone();
+            async move {
+                let response: Response = next.run(request).await;
+                metrics
+                    .responses
+                    .get_or_create(&ResponseLabels {
+                        status: response.status().as_u16(),
+                    })
+                    .inc();
+                response
+            }
+        },
+    ))
+}
