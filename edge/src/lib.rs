@@ -1,1 +1,58 @@
-//! placeholder
+//! The edge role of livecdn. It receives parts over QUIC, caches them by bytes and serves LL-HLS to players.
+//!
+//! **Status:** this role is not implemented yet. It starts only its HTTP listener with
+//! `/healthz`, `/readyz` and `/metrics` and checks the `[tls]` files when configured, so deployments, `livecdn dev` and
+//! monitoring can be wired now; its behaviour lands with its issue.
+//!
+//! Starting is two-phase so a caller (such as `livecdn dev`) learns of a port clash before
+//! anything serves: [`bind`] claims the sockets, [`BoundEdge::serve`] runs until shutdown.
+#![warn(missing_docs)]
+
+pub mod config;
+
+use std::net::SocketAddr;
+
+pub use config::EdgeConfig;
+use node::role::{ListenerOnly, RoleError};
+use node::shutdown::Shutdown;
+
+/// The role's name in logs, metrics and the CLI.
+pub const ROLE: &str = "edge";
+
+/// A edge whose listeners are bound, ready to serve.
+#[derive(Debug)]
+pub struct BoundEdge {
+    listener: ListenerOnly,
+}
+
+/// Checks the configuration's files and binds the listeners.
+pub async fn bind(config: EdgeConfig) -> Result<BoundEdge, RoleError> {
+    if let Some(tls) = &config.tls {
+        node::quic::NodeTls::load(tls)?;
+    }
+    let listener = ListenerOnly::bind(
+        ROLE,
+        config.node.id_or(ROLE),
+        config.http.listen,
+        config.shutdown.drain_deadline,
+    )
+    .await?;
+    Ok(BoundEdge { listener })
+}
+
+/// Binds, then serves until `shutdown` triggers and the drain completes.
+pub async fn run(config: EdgeConfig, shutdown: Shutdown) -> Result<(), RoleError> {
+    bind(config).await?.serve(shutdown).await
+}
+
+impl BoundEdge {
+    /// The bound HTTP address.
+    pub fn http_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.http_addr()
+    }
+
+    /// Serves until `shutdown` triggers, then drains within `[shutdown] drain_deadline`.
+    pub async fn serve(self, shutdown: Shutdown) -> Result<(), RoleError> {
+        self.listener.serve(shutdown).await
+    }
+}

@@ -41,5 +41,6 @@ pub mod metrics;
 pub mod quic;
 pub mod readiness;
 pub mod redact;
+pub mod role;
 pub mod shutdown;
 pub mod telemetry;

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// `[node]`: who this node is in the cluster.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeSection {
     /// Unique node id in the cluster, used in logs, metrics and the control plane's registry.
@@ -35,7 +35,7 @@ impl NodeSection {
 }
 
 /// `[log]`: how the node logs.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSection {
     /// `"text"` (human-readable) or `"json"` (one JSON object per line, for log shippers).
@@ -56,7 +56,7 @@ impl Default for LogSection {
 }
 
 /// Log line format.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable text.
@@ -69,6 +69,12 @@ pub enum LogFormat {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogFilter(pub String);
 
+impl Serialize for LogFilter {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
 impl<'de> Deserialize<'de> for LogFilter {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
@@ -79,7 +85,7 @@ impl<'de> Deserialize<'de> for LogFilter {
 }
 
 /// `[shutdown]`: graceful shutdown on SIGINT/SIGTERM.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ShutdownSection {
     /// After a stop signal the node stops accepting, lets in-flight work finish for at most
@@ -98,7 +104,7 @@ impl Default for ShutdownSection {
 
 /// `[tls]`: this node's certificate for mutual TLS with other nodes (QUIC replication,
 /// federation). Make a development set with `livecdn certs --out DIR`.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSection {
     /// PEM file of the cluster CA that signs every node certificate; peers must chain to it.

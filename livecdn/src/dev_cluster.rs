@@ -1,0 +1,122 @@
+//! `livecdn dev`: binds every role of the dev cluster, prints where everything is, and serves
+//! until Ctrl-C.
+
+use anyhow::Context as _;
+use livecdn::dev::{DevConfig, DevPlan, ROLE};
+use node::config::ConfigError;
+use node::shutdown::Shutdown;
+
+use crate::cli::DevArgs;
+use crate::roles::{Failure, load, runtime};
+
+pub(crate) fn run(args: &DevArgs) -> Result<(), Failure> {
+    let mut config: DevConfig = load(ROLE, args.config.as_deref()).map_err(Failure::Config)?;
+    if let Some(dir) = &args.data_dir {
+        config.data_dir.clone_from(dir);
+    }
+    if let Some(base) = args.port_base {
+        config.port_base = base;
+    }
+    if args.no_demo {
+        config.demo = false;
+    }
+    let plan = DevPlan::new(&config).map_err(|e| {
+        Failure::Config(ConfigError::Invalid {
+            origin: "livecdn dev".to_owned(),
+            key: "port_base".to_owned(),
+            message: e.to_string(),
+        })
+    })?;
+    node::telemetry::init(&config.log).context("logging")?;
+    plan.prepare(&config.data_dir)
+        .context("preparing the data directory")?;
+    runtime()?.block_on(serve(plan, config))
+}
+
+async fn serve(plan: DevPlan, config: DevConfig) -> Result<(), Failure> {
+    // Bind everything first, so a port clash is reported before anything claims to be up.
+    let control_plane = control_plane::bind(plan.control_plane.clone())
+        .await
+        .context("control plane")?;
+    let origin = origin::bind(plan.origin.clone()).await.context("origin")?;
+    let edge_a = edge::bind(plan.edge_a.clone()).await.context("edge-a")?;
+    let edge_b = edge::bind(plan.edge_b.clone()).await.context("edge-b")?;
+    let relay_a = chat_relay::bind(plan.relay_a.clone())
+        .await
+        .context("chat-relay-a")?;
+    let relay_b = chat_relay::bind(plan.relay_b.clone())
+        .await
+        .context("chat-relay-b")?;
+    print_banner(&plan, &config);
+
+    let shutdown = Shutdown::new();
+    tokio::spawn(node::shutdown::trigger_on_signal(shutdown.clone()));
+    let stop_all_on_error = |name: &'static str, result: Result<(), node::role::RoleError>| {
+        if result.is_err() {
+            shutdown.trigger();
+        }
+        result.context(name)
+    };
+    let (a, b, c, d, e, f) = tokio::join!(
+        async { stop_all_on_error("control plane", control_plane.serve(shutdown.clone()).await) },
+        async { stop_all_on_error("origin", origin.serve(shutdown.clone()).await) },
+        async { stop_all_on_error("edge-a", edge_a.serve(shutdown.clone()).await) },
+        async { stop_all_on_error("edge-b", edge_b.serve(shutdown.clone()).await) },
+        async { stop_all_on_error("chat-relay-a", relay_a.serve(shutdown.clone()).await) },
+        async { stop_all_on_error("chat-relay-b", relay_b.serve(shutdown.clone()).await) },
+    );
+    a.and(b).and(c).and(d).and(e).and(f)?;
+    tracing::info!("dev cluster stopped");
+    Ok(())
+}
+
+fn print_banner(plan: &DevPlan, config: &DevConfig) {
+    let url = |addr: std::net::SocketAddr| format!("http://{addr}");
+    let [region_a, region_b] = livecdn::dev::DEV_REGIONS;
+    let rows = [
+        (
+            "control plane",
+            url(plan.control_plane.http.listen),
+            String::new(),
+        ),
+        ("origin", url(plan.origin.http.listen), String::new()),
+        (
+            "edge A",
+            url(plan.edge_a.http.listen),
+            format!("region {region_a}"),
+        ),
+        (
+            "edge B",
+            url(plan.edge_b.http.listen),
+            format!("region {region_b}, tier 2 under edge A"),
+        ),
+        (
+            "chat relay A",
+            url(plan.relay_a.http.listen),
+            format!("region {region_a}"),
+        ),
+        (
+            "chat relay B",
+            url(plan.relay_b.http.listen),
+            format!("region {region_b}"),
+        ),
+    ];
+    let mut text = format!(
+        "\nlivecdn dev cluster is up (data: {}, certificates: {})\n\n",
+        config.data_dir.display(),
+        plan.certs_dir.display()
+    );
+    for (name, url, note) in rows {
+        text.push_str(&format!("  {name:<14} {url:<26} {note}\n"));
+    }
+    text.push_str(
+        "\nEvery node serves /healthz, /readyz and /metrics. Roles are not implemented yet:\n\
+         RTMP ingest (port ",
+    );
+    text.push_str(&format!(
+        "{}), the demo stream{}, playback, chat and the web page\nland with their issues.\n\nPress Ctrl-C to stop.\n",
+        plan.ports.origin_rtmp,
+        if config.demo { "" } else { " (off: --no-demo)" }
+    ));
+    println!("{text}");
+}

@@ -1,0 +1,43 @@
+//! `livecdn origin --config FILE`: the origin's configuration. Every key is documented here
+//! (meaning, unit, default) and in `docs/config.md`; `deploy/config/origin.toml` is the
+//! commented example. Environment overrides: `LIVECDN_ORIGIN__SECTION__KEY`.
+
+use std::net::SocketAddr;
+
+use node::config::sections::{LogSection, NodeSection, ShutdownSection, TlsSection};
+use serde::{Deserialize, Serialize};
+
+/// The origin's whole configuration.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OriginConfig {
+    /// `[node]`: identity and region.
+    pub node: NodeSection,
+    /// `[http]`: the HTTP listener.
+    pub http: HttpSection,
+    /// `[tls]`: this node's certificate for mutual TLS with other nodes. Optional; when set,
+    /// the files are loaded and checked at start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSection>,
+    /// `[log]`: logging.
+    pub log: LogSection,
+    /// `[shutdown]`: graceful shutdown.
+    pub shutdown: ShutdownSection,
+}
+
+/// `[http]`: the HTTP listener.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// Address and port of the HTTP listener (also serves `/metrics`, `/healthz`,
+    /// `/readyz`). Default: `"0.0.0.0:8080"`.
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+        }
+    }
+}
