@@ -167,9 +167,9 @@ impl DevPlan {
 
     /// Makes the data directory and the dev certificates when they are missing.
     pub fn prepare(&self, data_dir: &Path) -> Result<(), node::certs::CertError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| node::certs::CertError::Io {
+        std::fs::create_dir_all(data_dir).map_err(|error| node::certs::CertError::Io {
             path: data_dir.to_owned(),
-            source,
+            error,
         })?;
         let missing: Vec<String> = DEV_NODES
             .iter()

@@ -23,12 +23,12 @@ pub enum CertError {
     #[error("certificate generation: {0}")]
     Generate(#[from] rcgen::Error),
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The IO error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A node name is not usable as a DNS name.
     #[error("invalid node name {0:?}: use letters, digits, '-' and '.'")]
@@ -123,9 +123,9 @@ impl DevCa {
 /// Writes `ca.pem`/`ca.key` (reusing them if `dir` already has them) and `<name>.pem` /
 /// `<name>.key` for each node into `dir`. Returns the files written.
 pub fn write_dev_set(dir: &Path, nodes: &[String]) -> Result<Vec<PathBuf>, CertError> {
-    std::fs::create_dir_all(dir).map_err(|source| CertError::Io {
+    std::fs::create_dir_all(dir).map_err(|error| CertError::Io {
         path: dir.to_owned(),
-        source,
+        error,
     })?;
     let (ca_cert, ca_key) = (dir.join(CA_CERT_FILE), dir.join(CA_KEY_FILE));
     let mut written = Vec::new();
@@ -152,9 +152,9 @@ pub fn write_dev_set(dir: &Path, nodes: &[String]) -> Result<Vec<PathBuf>, CertE
 }
 
 fn read(path: &Path) -> Result<String, CertError> {
-    std::fs::read_to_string(path).map_err(|source| CertError::Io {
+    std::fs::read_to_string(path).map_err(|error| CertError::Io {
         path: path.to_owned(),
-        source,
+        error,
     })
 }
 
@@ -162,9 +162,9 @@ fn read(path: &Path) -> Result<String, CertError> {
 fn write(path: &Path, text: &str, private: bool) -> Result<(), CertError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let io = |source| CertError::Io {
+    let io = |error| CertError::Io {
         path: path.to_owned(),
-        source,
+        error,
     };
     let mut file = std::fs::OpenOptions::new()
         .write(true)

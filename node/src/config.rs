@@ -26,12 +26,12 @@ pub const EXIT_INVALID_CONFIG: i32 = 64;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         /// The file.
         path: String,
         /// The IO error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not valid TOML.
     #[error("{origin}: invalid TOML at line {line}: {message}")]
@@ -66,9 +66,9 @@ pub enum ConfigError {
 /// Loads `path`, applies the process environment's overrides under `prefix`, and
 /// deserializes the result.
 pub fn load_file<T: DeserializeOwned>(path: &Path, prefix: &str) -> Result<T, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
         path: path.display().to_string(),
-        source,
+        error,
     })?;
     load_str(&text, &path.display().to_string(), prefix, std::env::vars())
 }

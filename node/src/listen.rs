@@ -15,27 +15,26 @@ pub struct ListenError {
     /// Human-readable cause (`address already in use`, `permission denied`, ...).
     pub reason: String,
     /// The IO error.
-    #[source]
-    pub source: std::io::Error,
+    pub error: std::io::Error,
 }
 
 /// Binds a TCP listener on `addr`; `key` names the config key in the error.
 pub async fn bind_tcp(addr: SocketAddr, key: &str) -> Result<TcpListener, ListenError> {
-    TcpListener::bind(addr).await.map_err(|source| ListenError {
+    TcpListener::bind(addr).await.map_err(|error| ListenError {
         addr,
         key: key.to_owned(),
-        reason: describe(&source),
-        source,
+        reason: describe(&error),
+        error,
     })
 }
 
 /// Binds a UDP socket (for QUIC) on `addr`; `key` names the config key in the error.
 pub fn bind_udp(addr: SocketAddr, key: &str) -> Result<std::net::UdpSocket, ListenError> {
-    std::net::UdpSocket::bind(addr).map_err(|source| ListenError {
+    std::net::UdpSocket::bind(addr).map_err(|error| ListenError {
         addr,
         key: key.to_owned(),
-        reason: describe(&source),
-        source,
+        reason: describe(&error),
+        error,
     })
 }
 

@@ -1,1 +1,198 @@
-//! placeholder
+//! Helpers for black-box tests: start the real `livecdn` binary, talk to it over loopback,
+//! stop it by PID. Every process a test starts is killed when its [`Process`] drops.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+/// How long a test waits for a node to come up before failing.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The `livecdn` binary under test: `$LIVECDN_BIN`, else the one cargo built next to this
+/// test executable (`target/<profile>/livecdn`).
+pub fn livecdn_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("LIVECDN_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let bin = profile_dir.join("livecdn");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (which builds it) or set LIVECDN_BIN",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `livecdn ARGS` to completion with `env` added, returning (status, stdout, stderr).
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> (ExitStatus, String, String) {
+    let output = Command::new(livecdn_bin())
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("run livecdn");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A `livecdn` process started by a test; killed (SIGKILL, by its PID) on drop.
+pub struct Process {
+    child: Option<Child>,
+    logs: tempfile::TempDir,
+}
+
+impl Process {
+    /// Starts `livecdn ARGS` with `env`, stdout and stderr captured to files.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let logs = tempfile::tempdir().expect("log dir");
+        let stdout = std::fs::File::create(logs.path().join("stdout")).expect("stdout file");
+        let stderr = std::fs::File::create(logs.path().join("stderr")).expect("stderr file");
+        let child = Command::new(livecdn_bin())
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn livecdn");
+        Self {
+            child: Some(child),
+            logs,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// What the process wrote to stdout so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.logs.path().join("stdout")).unwrap_or_default()
+    }
+
+    /// What the process wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.logs.path().join("stderr")).unwrap_or_default()
+    }
+
+    /// Sends `signal` to this process (only this PID).
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.pid()).expect("pid fits i32"));
+        nix::sys::signal::kill(pid, signal).expect("signal livecdn");
+    }
+
+    /// Waits up to `timeout` for the process to exit; `None` if it is still running.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut()?;
+        let step = Duration::from_millis(20);
+        let attempts = timeout.as_millis() / step.as_millis() + 1;
+        for _ in 0..attempts {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(step);
+        }
+        None
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A `port_base` for `livecdn dev` whose every shifted TCP port (base+0, +80, +81, +82, +91,
+/// +92 and the RTMP port base-6065) is free right now.
+pub fn free_dev_port_base() -> u16 {
+    let offsets: [i32; 7] = [0, 80, 81, 82, 91, 92, -6065];
+    for _ in 0..200 {
+        let base = 20_000 + (free_port() % 30_000);
+        let all_free = offsets.iter().all(|off| {
+            u16::try_from(i32::from(base) + off)
+                .is_ok_and(|p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+        });
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no free port range for livecdn dev");
+}
+
+/// GETs `url` until it answers (any status) or [`STARTUP_TIMEOUT`] passes; the status and body.
+pub async fn get_when_up(client: &reqwest::Client, url: &str) -> (u16, String) {
+    let step = Duration::from_millis(50);
+    let attempts = STARTUP_TIMEOUT.as_millis() / step.as_millis();
+    for _ in 0..attempts {
+        if let Ok(response) = client.get(url).send().await {
+            let status = response.status().as_u16();
+            return (status, response.text().await.unwrap_or_default());
+        }
+        tokio::time::sleep(step).await;
+    }
+    panic!("{url} did not answer within {STARTUP_TIMEOUT:?}");
+}
+
+/// Parses Prometheus text exposition with an independent parser (`prometheus-parse`) and
+/// returns the samples; panics if the text is not valid.
+///
+/// `prometheus-parse` skips lines it does not understand, so this also checks that every
+/// sample line of the text became a sample.
+pub fn parse_metrics(text: &str) -> prometheus_parse::Scrape {
+    let lines = text.lines().map(|l| Ok(l.to_owned()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text");
+    let sample_lines = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .count();
+    assert_eq!(
+        scrape.samples.len(),
+        sample_lines,
+        "some lines did not parse as samples:\n{text}"
+    );
+    for line in text.lines().filter(|l| l.starts_with("# ")) {
+        let kind = line.split_whitespace().nth(1).unwrap_or_default();
+        assert!(
+            matches!(kind, "HELP" | "TYPE" | "UNIT"),
+            "unexpected comment line {line:?}"
+        );
+    }
+    scrape
+}
+
+/// `http://addr`.
+pub fn http(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
+
+/// Asserts `stderr` is a clean failure: no panic, no backtrace.
+pub fn assert_no_panic(stderr: &str) {
+    assert!(!stderr.contains("panicked"), "panic in stderr:\n{stderr}");
+    assert!(
+        !stderr.contains("stack backtrace"),
+        "backtrace in stderr:\n{stderr}"
+    );
+}

@@ -14,14 +14,14 @@ use crate::config::sections::TlsSection;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// A file could not be read.
-    #[error("{key} = {path}: {source}")]
+    #[error("{key} = {path}: {error}")]
     Read {
         /// The config key (`tls.ca`, `tls.cert`, `tls.key`).
         key: &'static str,
         /// The file.
         path: String,
         /// The IO error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file holds no usable PEM object of the expected kind.
     #[error("{key} = {path}: {message}")]
@@ -147,9 +147,9 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 fn read(key: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    std::fs::read(path).map_err(|error| TlsError::Read {
         key,
         path: path.display().to_string(),
-        source,
+        error,
     })
 }
