@@ -30,12 +30,19 @@ fn help_of_every_subcommand_succeeds_and_roles_say_what_is_not_implemented() {
         assert!(stdout.contains("Usage: livecdn"), "{sub} --help:\n{stdout}");
         if ["origin", "edge", "control-plane", "chat-relay"].contains(&sub) {
             assert!(stdout.contains("--config"), "{sub} --help lacks --config");
+        }
+        if ["edge", "control-plane", "chat-relay"].contains(&sub) {
             assert!(
                 stdout.contains("NOT IMPLEMENTED YET"),
                 "{sub} --help must say it is a listener only"
             );
         }
     }
+    let (_, origin_help, _) = run(&["origin", "--help"], &[]);
+    assert!(
+        origin_help.contains("rtmp://HOST:1935/live/{stream_key}"),
+        "{origin_help}"
+    );
     let (_, dev_help, _) = run(&["dev", "--help"], &[]);
     for flag in ["--port-base", "--data-dir", "--no-demo", "--config"] {
         assert!(dev_help.contains(flag), "dev --help lacks {flag}");

@@ -18,6 +18,11 @@ fn start_role(role: &str, prefix: &str, extra: &[(String, String)]) -> (Process,
     let port = free_port();
     let mut env = vec![
         (format!("{prefix}HTTP__LISTEN"), format!("127.0.0.1:{port}")),
+        // Only the origin has this section; the others ignore another role's prefix.
+        (
+            "LIVECDN_ORIGIN__RTMP__LISTEN".to_owned(),
+            "127.0.0.1:0".to_owned(),
+        ),
         (format!("{prefix}SHUTDOWN__DRAIN_DEADLINE"), "1s".to_owned()),
     ];
     env.extend(extra.iter().cloned());
@@ -176,6 +181,7 @@ fn port_in_use_fails_in_one_line_naming_address_and_key() {
 fn missing_certificates_fail_in_one_line_naming_the_key() {
     let env = [
         ("LIVECDN_ORIGIN__HTTP__LISTEN", "127.0.0.1:0"),
+        ("LIVECDN_ORIGIN__RTMP__LISTEN", "127.0.0.1:0"),
         ("LIVECDN_ORIGIN__TLS__CA", "/nonexistent/ca.pem"),
         ("LIVECDN_ORIGIN__TLS__CERT", "/nonexistent/origin.pem"),
         ("LIVECDN_ORIGIN__TLS__KEY", "/nonexistent/origin.key"),

@@ -14,9 +14,10 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Run an origin: RTMP ingest, CMAF remux, LL-HLS packaging.
+    /// Run an origin: RTMP ingest, CMAF remux, LL-HLS packaging and serving.
     ///
-    /// NOT IMPLEMENTED YET: serves only /healthz, /readyz and /metrics on http.listen.
+    /// Hosts publish to rtmp://HOST:1935/live/{stream_key} (keys from [[streams]]); players
+    /// fetch /live/{stream}/index.m3u8. Replication to edges is not implemented yet.
     Origin(RoleArgs),
     /// Run an edge: QUIC subscription, byte-bounded cache, LL-HLS serving.
     ///

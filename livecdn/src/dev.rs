@@ -29,6 +29,15 @@ pub const DEV_NODES: [&str; 6] = [
 /// The two dev regions: edge A and relay A serve the first, edge B and relay B the second.
 pub const DEV_REGIONS: [&str; 2] = ["eu", "us"];
 
+/// The demo stream, published by the built-in publisher unless `demo = false`.
+pub const DEMO_STREAM: &str = "demo";
+/// Its stream key (a development cluster has no secrets worth keeping).
+pub const DEMO_KEY: &str = "demo-key";
+/// A second stream for the developer's own publisher (ffmpeg, OBS).
+pub const OWN_STREAM: &str = "cam";
+/// Its stream key.
+pub const OWN_KEY: &str = "cam-key";
+
 /// `livecdn dev --config FILE`: the dev cluster's configuration.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -116,6 +125,17 @@ impl DevPlan {
                 http: origin::config::HttpSection {
                     listen: at(ports.origin_http),
                 },
+                rtmp: origin::config::RtmpSection {
+                    listen: at(ports.origin_rtmp),
+                    ..origin::config::RtmpSection::default()
+                },
+                packaging: origin::config::PackagingSection::default(),
+                streams: [(DEMO_STREAM, DEMO_KEY), (OWN_STREAM, OWN_KEY)]
+                    .map(|(name, key)| origin::config::StreamEntry {
+                        name: name.to_owned(),
+                        key: node::redact::Redacted::new(key.to_owned()),
+                    })
+                    .to_vec(),
                 tls: tls("origin"),
                 log: log.clone(),
                 shutdown: shutdown.clone(),
@@ -197,7 +217,8 @@ mod tests {
         assert_eq!(listen(plan.edge_b.http.listen), "127.0.0.1:8082");
         assert_eq!(listen(plan.relay_a.http.listen), "127.0.0.1:8091");
         assert_eq!(listen(plan.relay_b.http.listen), "127.0.0.1:8092");
-        assert_eq!(plan.ports.origin_rtmp, 1935);
+        assert_eq!(listen(plan.origin.rtmp.listen), "127.0.0.1:1935");
+        assert_eq!(plan.origin.streams.len(), 2);
         assert_ne!(plan.edge_a.node.region, plan.edge_b.node.region);
     }
 }

@@ -51,6 +51,20 @@ async fn serve(plan: DevPlan, config: DevConfig) -> Result<(), Failure> {
 
     let shutdown = Shutdown::new();
     tokio::spawn(node::shutdown::trigger_on_signal(shutdown.clone()));
+    let demo = if config.demo {
+        let clip = origin::demo::DemoClip::builtin().context("demo clip")?;
+        let rtmp = origin.rtmp_addr().context("origin RTMP address")?;
+        let publisher = origin::demo::publish_loop(
+            rtmp,
+            plan.origin.rtmp.app.clone(),
+            livecdn::dev::DEMO_KEY.to_owned(),
+            clip,
+            shutdown.clone(),
+        );
+        Some(tokio::spawn(publisher))
+    } else {
+        None
+    };
     let stop_all_on_error = |name: &'static str, result: Result<(), node::role::RoleError>| {
         if result.is_err() {
             shutdown.trigger();
@@ -65,40 +79,54 @@ async fn serve(plan: DevPlan, config: DevConfig) -> Result<(), Failure> {
         async { stop_all_on_error("chat-relay-a", relay_a.serve(shutdown.clone()).await) },
         async { stop_all_on_error("chat-relay-b", relay_b.serve(shutdown.clone()).await) },
     );
+    if let Some(demo) = demo {
+        let _ = demo.await;
+    }
     a.and(b).and(c).and(d).and(e).and(f)?;
     tracing::info!("dev cluster stopped");
     Ok(())
 }
 
 fn print_banner(plan: &DevPlan, config: &DevConfig) {
+    use livecdn::dev::{DEMO_STREAM, OWN_KEY, OWN_STREAM};
     let url = |addr: std::net::SocketAddr| format!("http://{addr}");
     let [region_a, region_b] = livecdn::dev::DEV_REGIONS;
+    let origin = url(plan.origin.http.listen);
+    let rtmp = format!(
+        "rtmp://{}/{}",
+        plan.origin.rtmp.listen, plan.origin.rtmp.app
+    );
+    let pending = "health and metrics only: not implemented yet";
     let rows = [
         (
             "control plane",
             url(plan.control_plane.http.listen),
-            String::new(),
+            pending.to_owned(),
         ),
-        ("origin", url(plan.origin.http.listen), String::new()),
+        (
+            "origin",
+            origin.clone(),
+            format!("LL-HLS; RTMP ingest {rtmp}"),
+        ),
         (
             "edge A",
             url(plan.edge_a.http.listen),
-            format!("region {region_a}"),
+            format!("region {region_a}; {pending}"),
         ),
         (
             "edge B",
             url(plan.edge_b.http.listen),
-            format!("region {region_b}, tier 2 under edge A"),
+            format!("region {region_b}; {pending}"),
         ),
         (
             "chat relay A",
             url(plan.relay_a.http.listen),
-            format!("region {region_a}"),
+            format!("region {region_a}; {pending}"),
         ),
         (
             "chat relay B",
             url(plan.relay_b.http.listen),
-            format!("region {region_b}"),
+            format!("region {region_b}; {pending}"),
         ),
     ];
     let mut text = format!(
@@ -107,16 +135,22 @@ fn print_banner(plan: &DevPlan, config: &DevConfig) {
         plan.certs_dir.display()
     );
     for (name, url, note) in rows {
-        text.push_str(&format!("  {name:<14} {url:<26} {note}\n"));
+        text.push_str(&format!("  {name:<14} {url:<24} {note}\n"));
     }
-    text.push_str(
-        "\nEvery node serves /healthz, /readyz and /metrics. Roles are not implemented yet:\n\
-         RTMP ingest (port ",
-    );
+    if config.demo {
+        text.push_str(&format!(
+            "\nDemo stream (built-in publisher, looping clip):\n  {origin}/live/{DEMO_STREAM}/index.m3u8\n  ffplay {origin}/live/{DEMO_STREAM}/index.m3u8\n"
+        ));
+    } else {
+        text.push_str("\nDemo stream: off (--no-demo).\n");
+    }
     text.push_str(&format!(
-        "{}), the demo stream{}, playback, chat and the web page\nland with their issues.\n\nPress Ctrl-C to stop.\n",
-        plan.ports.origin_rtmp,
-        if config.demo { "" } else { " (off: --no-demo)" }
+        "\nPublish your own (stream `{OWN_STREAM}`):\n  \
+         ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=440 \\\n    \
+         -c:v libx264 -preset veryfast -tune zerolatency -g 30 -c:a aac -f flv {rtmp}/{OWN_KEY}\n  \
+         OBS: Settings > Stream > Service: Custom, Server: {rtmp}, Stream Key: {OWN_KEY}\n  \
+         then play {origin}/live/{OWN_STREAM}/index.m3u8\n\n\
+         Every node serves /healthz, /readyz and /metrics. Press Ctrl-C to stop.\n"
     ));
     println!("{text}");
 }

@@ -37,6 +37,14 @@ impl<T> fmt::Display for Redacted<T> {
     }
 }
 
+/// Serializes the secret itself: serialization is for writing configuration back out, never for
+/// logs (which use `Debug`/`Display`).
+impl<T: serde::Serialize> serde::Serialize for Redacted<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Redacted<T> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         T::deserialize(deserializer).map(Self)

@@ -1,43 +1,84 @@
-//! The origin role of livecdn. It accepts host streams over RTMP, remuxes them to CMAF and packages LL-HLS.
+//! The origin role of livecdn: hosts publish over RTMP, the origin remuxes H.264/AAC into CMAF
+//! and packages Low-Latency HLS, served over HTTP/1.1 and HTTP/2.
 //!
-//! **Status:** this role is not implemented yet. It starts only its HTTP listener with
-//! `/healthz`, `/readyz` and `/metrics` and checks the `[tls]` files when configured, so deployments, `livecdn dev` and
-//! monitoring can be wired now; its behaviour lands with its issue.
+//! Data flow: `ingest` (TCP, `rtmp::ServerSession`) → `streams::Publication`
+//! (`media::Packager` → `hls::PartWindow`) → `serve` (playlists and media, blocking reload).
+//! Replication to edges lands with its issue.
 //!
 //! Starting is two-phase so a caller (such as `livecdn dev`) learns of a port clash before
-//! anything serves: [`bind`] claims the sockets, [`BoundOrigin::serve`] runs until shutdown.
+//! anything serves: [`bind`] claims the sockets and checks files, [`BoundOrigin::serve`] runs
+//! until shutdown.
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod demo;
+pub mod ingest;
+pub mod metrics;
+pub mod serve;
+pub mod streams;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 pub use config::OriginConfig;
-use node::role::{ListenerOnly, RoleError};
+use node::role::{NodeServices, RoleError};
 use node::shutdown::Shutdown;
+use tokio::net::TcpListener;
+
+use crate::ingest::IngestContext;
+use crate::ingest::auth::{ConfigKeys, StreamKeys};
+use crate::metrics::OriginMetrics;
+use crate::streams::StreamHub;
 
 /// The role's name in logs, metrics and the CLI.
 pub const ROLE: &str = "origin";
 
-/// A origin whose listeners are bound, ready to serve.
-#[derive(Debug)]
+/// An origin whose listeners are bound, ready to serve.
 pub struct BoundOrigin {
-    listener: ListenerOnly,
+    config: OriginConfig,
+    services: NodeServices,
+    http: TcpListener,
+    rtmp: TcpListener,
+    hub: Arc<StreamHub>,
+    keys: Arc<dyn StreamKeys>,
 }
 
-/// Checks the configuration's files and binds the listeners.
+/// Checks the configuration's files and binds the HTTP and RTMP listeners, with stream keys
+/// from the configuration.
 pub async fn bind(config: OriginConfig) -> Result<BoundOrigin, RoleError> {
+    let keys = Arc::new(ConfigKeys::new(&config.rtmp.app, &config.streams));
+    bind_with_keys(config, keys).await
+}
+
+/// As [`bind`], with stream keys from `keys` (the control plane's lookup plugs in here).
+pub async fn bind_with_keys(
+    config: OriginConfig,
+    keys: Arc<dyn StreamKeys>,
+) -> Result<BoundOrigin, RoleError> {
     if let Some(tls) = &config.tls {
         node::quic::NodeTls::load(tls)?;
     }
-    let listener = ListenerOnly::bind(
-        ROLE,
-        config.node.id_or(ROLE),
-        config.http.listen,
-        config.shutdown.drain_deadline,
-    )
-    .await?;
-    Ok(BoundOrigin { listener })
+    let mut services = NodeServices::new(ROLE);
+    let metrics = OriginMetrics::register(&mut services.registry);
+    let http = services
+        .bind_http(config.http.listen, "http.listen")
+        .await?;
+    let rtmp_ready = services.readiness.register("rtmp");
+    let rtmp = node::listen::bind_tcp(config.rtmp.listen, "rtmp.listen").await?;
+    rtmp_ready.set(true);
+    let hub = Arc::new(StreamHub::new(
+        &config.packaging,
+        config.rtmp.reconnect_grace,
+        metrics,
+    ));
+    Ok(BoundOrigin {
+        config,
+        services,
+        http,
+        rtmp,
+        hub,
+        keys,
+    })
 }
 
 /// Binds, then serves until `shutdown` triggers and the drain completes.
@@ -48,11 +89,46 @@ pub async fn run(config: OriginConfig, shutdown: Shutdown) -> Result<(), RoleErr
 impl BoundOrigin {
     /// The bound HTTP address.
     pub fn http_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.http_addr()
+        self.http.local_addr()
     }
 
-    /// Serves until `shutdown` triggers, then drains within `[shutdown] drain_deadline`.
+    /// The bound RTMP address.
+    pub fn rtmp_addr(&self) -> std::io::Result<SocketAddr> {
+        self.rtmp.local_addr()
+    }
+
+    /// Serves RTMP ingest and HTTP until `shutdown` triggers, then drains within
+    /// `[shutdown] drain_deadline`.
     pub async fn serve(self, shutdown: Shutdown) -> Result<(), RoleError> {
-        self.listener.serve(shutdown).await
+        let Self {
+            config,
+            services,
+            http,
+            rtmp,
+            hub,
+            keys,
+        } = self;
+        tracing::info!(
+            node = %config.node.id_or(ROLE),
+            http = %http.local_addr()?,
+            rtmp = %rtmp.local_addr()?,
+            streams = config.streams.len(),
+            "origin listening"
+        );
+        let ingest = Arc::new(IngestContext {
+            keys,
+            hub: hub.clone(),
+            metrics: hub.metrics().clone(),
+            handshake_timeout: config.rtmp.handshake_timeout,
+            idle_timeout: config.rtmp.idle_timeout,
+        });
+        let ingest_task = tokio::spawn(ingest::accept_loop(rtmp, ingest, shutdown.clone()));
+        let app = serve::routes(hub);
+        let served = services
+            .serve(http, app, shutdown, config.shutdown.drain_deadline)
+            .await;
+        // The ingest loop ends on the same shutdown; its sessions end their publications.
+        let _ = ingest_task.await;
+        served.map_err(RoleError::from)
     }
 }

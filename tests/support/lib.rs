@@ -168,9 +168,19 @@ pub fn parse_metrics(text: &str) -> prometheus_parse::Scrape {
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .count();
+    // Histogram buckets and summary quantiles fold into one sample each; `_sum` and `_count`
+    // lines are samples of their own.
+    let parsed_lines: usize = scrape
+        .samples
+        .iter()
+        .map(|s| match &s.value {
+            prometheus_parse::Value::Histogram(buckets) => buckets.len(),
+            prometheus_parse::Value::Summary(quantiles) => quantiles.len(),
+            _ => 1,
+        })
+        .sum();
     assert_eq!(
-        scrape.samples.len(),
-        sample_lines,
+        parsed_lines, sample_lines,
         "some lines did not parse as samples:\n{text}"
     );
     for line in text.lines().filter(|l| l.starts_with("# ")) {
