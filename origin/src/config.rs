@@ -105,7 +105,7 @@ pub struct PackagingSection {
     #[serde(with = "humantime_serde")]
     pub segment_target: Duration,
     /// Closed segments kept in the sliding window (and listed in media playlists), 3 to 60.
-    /// Default: `6`.
+    /// More than 6 target durations makes delta updates (`_HLS_skip`) worth it. Default: `12`.
     #[serde(deserialize_with = "window_segments")]
     pub window_segments: usize,
 }
@@ -115,7 +115,7 @@ impl Default for PackagingSection {
         Self {
             part_target: Duration::from_millis(200),
             segment_target: Duration::from_secs(1),
-            window_segments: 6,
+            window_segments: 12,
         }
     }
 }
