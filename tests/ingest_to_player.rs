@@ -60,10 +60,10 @@ impl Origin {
         let client = reqwest::Client::new();
         let url = format!("{}?_HLS_msn={msn}", self.media_playlist(stream));
         for _ in 0..100 {
-            if let Ok(response) = client.get(&url).send().await {
-                if response.status() == 200 {
-                    return response.text().await.unwrap();
-                }
+            if let Ok(response) = client.get(&url).send().await
+                && response.status() == 200
+            {
+                return response.text().await.unwrap();
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
