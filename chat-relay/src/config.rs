@@ -2,8 +2,6 @@
 //! (meaning, unit, default) and in `docs/config.md`; `deploy/config/chat-relay.toml` is the
 //! commented example. Environment overrides: `LIVECDN_CHAT_RELAY__SECTION__KEY`.
 
-use std::net::SocketAddr;
-
 use node::config::sections::{LogSection, NodeSection, ShutdownSection};
 use serde::{Deserialize, Serialize};
 
@@ -22,19 +20,5 @@ pub struct ChatRelayConfig {
     pub shutdown: ShutdownSection,
 }
 
-/// `[http]`: the HTTP listener.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpSection {
-    /// Address and port of the HTTP listener (also serves `/metrics`, `/healthz`,
-    /// `/readyz`). Default: `"0.0.0.0:8091"`.
-    pub listen: SocketAddr,
-}
-
-impl Default for HttpSection {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([0, 0, 0, 0], 8091)),
-        }
-    }
-}
+/// `[http]`: the HTTP listener (default port 8091).
+pub type HttpSection = node::config::sections::HttpSection<8091>;

@@ -2,8 +2,6 @@
 //! (meaning, unit, default) and in `docs/config.md`; `deploy/config/control-plane.toml` is the
 //! commented example. Environment overrides: `LIVECDN_CONTROL_PLANE__SECTION__KEY`.
 
-use std::net::SocketAddr;
-
 use node::config::sections::{LogSection, NodeSection, ShutdownSection};
 use serde::{Deserialize, Serialize};
 
@@ -22,19 +20,5 @@ pub struct ControlPlaneConfig {
     pub shutdown: ShutdownSection,
 }
 
-/// `[http]`: the HTTP listener.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpSection {
-    /// Address and port of the HTTP listener (also serves `/metrics`, `/healthz`,
-    /// `/readyz`). Default: `"0.0.0.0:8000"`.
-    pub listen: SocketAddr,
-}
-
-impl Default for HttpSection {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([0, 0, 0, 0], 8000)),
-        }
-    }
-}
+/// `[http]`: the HTTP listener (default port 8000).
+pub type HttpSection = node::config::sections::HttpSection<8000>;

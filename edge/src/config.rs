@@ -2,8 +2,6 @@
 //! (meaning, unit, default) and in `docs/config.md`; `deploy/config/edge.toml` is the
 //! commented example. Environment overrides: `LIVECDN_EDGE__SECTION__KEY`.
 
-use std::net::SocketAddr;
-
 use node::config::sections::{LogSection, NodeSection, ShutdownSection, TlsSection};
 use serde::{Deserialize, Serialize};
 
@@ -27,22 +25,8 @@ pub struct EdgeConfig {
     pub shutdown: ShutdownSection,
 }
 
-/// `[http]`: the HTTP listener.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpSection {
-    /// Address and port of the HTTP listener (also serves `/metrics`, `/healthz`,
-    /// `/readyz`). Default: `"0.0.0.0:8081"`.
-    pub listen: SocketAddr,
-}
-
-impl Default for HttpSection {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([0, 0, 0, 0], 8081)),
-        }
-    }
-}
+/// `[http]`: the HTTP listener (default port 8081).
+pub type HttpSection = node::config::sections::HttpSection<8081>;
 
 /// `[cache]`: the in-memory cache of parts and segments.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]

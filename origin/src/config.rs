@@ -36,22 +36,8 @@ pub struct OriginConfig {
     pub shutdown: ShutdownSection,
 }
 
-/// `[http]`: the HTTP listener.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpSection {
-    /// Address and port of the HTTP listener (also serves `/metrics`, `/healthz`,
-    /// `/readyz`). Default: `"0.0.0.0:8080"`.
-    pub listen: SocketAddr,
-}
-
-impl Default for HttpSection {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
-        }
-    }
-}
+/// `[http]`: the HTTP listener (default port 8080).
+pub type HttpSection = node::config::sections::HttpSection<8080>;
 
 /// `[rtmp]`: the RTMP ingest listener.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]

@@ -114,3 +114,46 @@ pub struct TlsSection {
     /// PEM file of this node's private key (PKCS#8, SEC1 or PKCS#1).
     pub key: PathBuf,
 }
+
+/// `[http]`: a role's HTTP listener, which also serves `/metrics`, `/healthz` and `/readyz`.
+/// `DEFAULT_PORT` is the role's port from `design.md` (origin 8080, edge 8081, control plane
+/// 8000, chat relay 8091). (Serde's derive does not support const generics, hence the
+/// hand-written impls through [`HttpSectionRepr`].)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSection<const DEFAULT_PORT: u16> {
+    /// Address and port of the HTTP listener. Default: `"0.0.0.0:<the role's port>"`.
+    pub listen: std::net::SocketAddr,
+}
+
+impl<const DEFAULT_PORT: u16> Default for HttpSection<DEFAULT_PORT> {
+    fn default() -> Self {
+        Self {
+            listen: std::net::SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
+        }
+    }
+}
+
+/// The serialized form of [`HttpSection`].
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct HttpSectionRepr {
+    listen: Option<std::net::SocketAddr>,
+}
+
+impl<'de, const DEFAULT_PORT: u16> Deserialize<'de> for HttpSection<DEFAULT_PORT> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let repr = HttpSectionRepr::deserialize(deserializer)?;
+        Ok(repr
+            .listen
+            .map_or_else(Self::default, |listen| Self { listen }))
+    }
+}
+
+impl<const DEFAULT_PORT: u16> Serialize for HttpSection<DEFAULT_PORT> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        HttpSectionRepr {
+            listen: Some(self.listen),
+        }
+        .serialize(serializer)
+    }
+}
