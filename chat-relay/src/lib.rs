@@ -30,7 +30,7 @@ pub async fn bind(config: ChatRelayConfig) -> Result<BoundChatRelay, RoleError> 
     let listener = ListenerOnly::bind(
         ROLE,
         config.node.id_or(ROLE),
-        config.http.listen,
+        &config.http,
         config.shutdown.drain_deadline,
     )
     .await?;

@@ -33,7 +33,7 @@ pub async fn bind(config: EdgeConfig) -> Result<BoundEdge, RoleError> {
     let listener = ListenerOnly::bind(
         ROLE,
         config.node.id_or(ROLE),
-        config.http.listen,
+        &config.http,
         config.shutdown.drain_deadline,
     )
     .await?;

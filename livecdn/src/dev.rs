@@ -116,6 +116,7 @@ impl DevPlan {
                 node: node("control-plane", region_a),
                 http: control_plane::config::HttpSection {
                     listen: at(ports.control_plane),
+                    tls: None,
                 },
                 log: log.clone(),
                 shutdown: shutdown.clone(),
@@ -124,6 +125,7 @@ impl DevPlan {
                 node: node("origin", region_a),
                 http: origin::config::HttpSection {
                     listen: at(ports.origin_http),
+                    tls: None,
                 },
                 rtmp: origin::config::RtmpSection {
                     listen: at(ports.origin_rtmp),
@@ -144,6 +146,7 @@ impl DevPlan {
                 node: node("edge-a", region_a),
                 http: edge::config::HttpSection {
                     listen: at(ports.edge_a),
+                    tls: None,
                 },
                 tls: tls("edge-a"),
                 ..edge::EdgeConfig {
@@ -156,6 +159,7 @@ impl DevPlan {
                 node: node("edge-b", region_b),
                 http: edge::config::HttpSection {
                     listen: at(ports.edge_b),
+                    tls: None,
                 },
                 tls: tls("edge-b"),
                 ..edge::EdgeConfig {
@@ -168,6 +172,7 @@ impl DevPlan {
                 node: node("chat-relay-a", region_a),
                 http: chat_relay::config::HttpSection {
                     listen: at(ports.relay_a),
+                    tls: None,
                 },
                 log: log.clone(),
                 shutdown: shutdown.clone(),
@@ -176,6 +181,7 @@ impl DevPlan {
                 node: node("chat-relay-b", region_b),
                 http: chat_relay::config::HttpSection {
                     listen: at(ports.relay_b),
+                    tls: None,
                 },
                 log,
                 shutdown,

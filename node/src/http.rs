@@ -1,5 +1,10 @@
-//! Serving an axum router with graceful shutdown bounded by a drain deadline, and the
-//! response-status metric every listener shares.
+//! Serving an axum router with graceful shutdown bounded by a drain deadline, over plain TCP
+//! (HTTP/1.1 and HTTP/2 with prior knowledge) or TLS (HTTP/2 negotiated by ALPN, as browsers
+//! need), and the response-status metric every listener shares.
+
+mod tls;
+
+pub use tls::{load_server_tls, serve_tls};
 
 use std::time::Duration;
 

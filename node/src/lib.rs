@@ -31,6 +31,9 @@
 //! ```
 #![warn(missing_docs)]
 
+/// Re-exported so roles name the same rustls types as this crate.
+pub use rustls;
+
 pub mod admin;
 pub mod certs;
 pub mod clock;

@@ -2,7 +2,7 @@
 //! (each side presents a certificate signed by the cluster CA) and an ALPN per protocol, so a
 //! replication client can never talk to a chat federation listener by mistake.
 
-mod tls;
+pub(crate) mod tls;
 
 use std::net::UdpSocket;
 use std::sync::Arc;

@@ -9,6 +9,7 @@ use axum::Router;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
+use crate::config::sections::HttpSection;
 use crate::listen::{ListenError, bind_tcp};
 use crate::metrics::{self, HttpMetrics};
 use crate::readiness::Readiness;
@@ -49,12 +50,14 @@ impl NodeServices {
         Ok(listener)
     }
 
-    /// Serves `app` plus `/metrics`, `/healthz`, `/readyz` on `listener` until `shutdown`,
-    /// draining for at most `drain_deadline`. On shutdown `/readyz` turns 503 first.
+    /// Serves `app` plus `/metrics`, `/healthz`, `/readyz` on `listener` (over TLS when `tls`
+    /// is given) until `shutdown`, draining for at most `drain_deadline`. On shutdown `/readyz`
+    /// turns 503 first.
     pub async fn serve(
         self,
         listener: TcpListener,
         app: Router,
+        tls: Option<Arc<rustls::ServerConfig>>,
         shutdown: Shutdown,
         drain_deadline: Duration,
     ) -> std::io::Result<()> {
@@ -66,7 +69,10 @@ impl NodeServices {
         });
         let admin = crate::admin::routes(Arc::new(self.registry), self.readiness);
         let app = crate::http::with_response_metrics(app.merge(admin), self.http_metrics);
-        crate::http::serve(listener, app, shutdown, drain_deadline).await
+        match tls {
+            Some(tls) => crate::http::serve_tls(listener, app, tls, shutdown, drain_deadline).await,
+            None => crate::http::serve(listener, app, shutdown, drain_deadline).await,
+        }
     }
 }
 
@@ -78,24 +84,31 @@ pub struct ListenerOnly {
     node_id: String,
     services: NodeServices,
     listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     drain_deadline: Duration,
 }
 
 impl ListenerOnly {
-    /// Binds `listen` (config key `http.listen`) for node `node_id` of `role`.
-    pub async fn bind(
+    /// Loads the `[http]` TLS files if any and binds `http.listen` for node `node_id` of `role`.
+    pub async fn bind<const PORT: u16>(
         role: &'static str,
         node_id: String,
-        listen: SocketAddr,
+        http: &HttpSection<PORT>,
         drain_deadline: Duration,
     ) -> Result<Self, RoleError> {
+        let tls = http
+            .tls
+            .as_ref()
+            .map(crate::http::load_server_tls)
+            .transpose()?;
         let services = NodeServices::new(role);
-        let listener = services.bind_http(listen, "http.listen").await?;
+        let listener = services.bind_http(http.listen, "http.listen").await?;
         Ok(Self {
             role,
             node_id,
             services,
             listener,
+            tls,
             drain_deadline,
         })
     }
@@ -110,7 +123,13 @@ impl ListenerOnly {
         let addr = self.listener.local_addr()?;
         tracing::info!(role = self.role, node = %self.node_id, %addr, "listening: /healthz /readyz /metrics only, role behaviour not implemented yet");
         self.services
-            .serve(self.listener, Router::new(), shutdown, self.drain_deadline)
+            .serve(
+                self.listener,
+                Router::new(),
+                self.tls,
+                shutdown,
+                self.drain_deadline,
+            )
             .await?;
         Ok(())
     }

@@ -38,6 +38,7 @@ pub struct BoundOrigin {
     config: OriginConfig,
     services: NodeServices,
     http: TcpListener,
+    http_tls: Option<Arc<node::rustls::ServerConfig>>,
     rtmp: TcpListener,
     hub: Arc<StreamHub>,
     keys: Arc<dyn StreamKeys>,
@@ -58,6 +59,12 @@ pub async fn bind_with_keys(
     if let Some(tls) = &config.tls {
         node::quic::NodeTls::load(tls)?;
     }
+    let http_tls = config
+        .http
+        .tls
+        .as_ref()
+        .map(node::http::load_server_tls)
+        .transpose()?;
     let mut services = NodeServices::new(ROLE);
     let metrics = OriginMetrics::register(&mut services.registry);
     let http = services
@@ -75,6 +82,7 @@ pub async fn bind_with_keys(
         config,
         services,
         http,
+        http_tls,
         rtmp,
         hub,
         keys,
@@ -104,6 +112,7 @@ impl BoundOrigin {
             config,
             services,
             http,
+            http_tls,
             rtmp,
             hub,
             keys,
@@ -125,7 +134,13 @@ impl BoundOrigin {
         let ingest_task = tokio::spawn(ingest::accept_loop(rtmp, ingest, shutdown.clone()));
         let app = serve::routes(hub);
         let served = services
-            .serve(http, app, shutdown, config.shutdown.drain_deadline)
+            .serve(
+                http,
+                app,
+                http_tls,
+                shutdown,
+                config.shutdown.drain_deadline,
+            )
             .await;
         // The ingest loop ends on the same shutdown; its sessions end their publications.
         let _ = ingest_task.await;

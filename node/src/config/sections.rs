@@ -118,17 +118,30 @@ pub struct TlsSection {
 /// `[http]`: a role's HTTP listener, which also serves `/metrics`, `/healthz` and `/readyz`.
 /// `DEFAULT_PORT` is the role's port from `design.md` (origin 8080, edge 8081, control plane
 /// 8000, chat relay 8091). (Serde's derive does not support const generics, hence the
-/// hand-written impls through [`HttpSectionRepr`].)
+/// hand-written impls through `HttpSectionRepr`.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpSection<const DEFAULT_PORT: u16> {
     /// Address and port of the HTTP listener. Default: `"0.0.0.0:<the role's port>"`.
     pub listen: std::net::SocketAddr,
+    /// HTTPS: PEM certificate chain and private key files. When set, the listener speaks TLS
+    /// only (HTTP/2 or HTTP/1.1 by ALPN). Default: none (plain HTTP, HTTP/2 by prior knowledge).
+    pub tls: Option<HttpTls>,
+}
+
+/// The certificate an HTTPS listener presents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpTls {
+    /// PEM file with the certificate chain, leaf first (`http.tls_cert`).
+    pub cert: PathBuf,
+    /// PEM file with the private key (`http.tls_key`).
+    pub key: PathBuf,
 }
 
 impl<const DEFAULT_PORT: u16> Default for HttpSection<DEFAULT_PORT> {
     fn default() -> Self {
         Self {
             listen: std::net::SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
+            tls: None,
         }
     }
 }
@@ -137,15 +150,28 @@ impl<const DEFAULT_PORT: u16> Default for HttpSection<DEFAULT_PORT> {
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct HttpSectionRepr {
+    #[serde(skip_serializing_if = "Option::is_none")]
     listen: Option<std::net::SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_key: Option<PathBuf>,
 }
 
 impl<'de, const DEFAULT_PORT: u16> Deserialize<'de> for HttpSection<DEFAULT_PORT> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let repr = HttpSectionRepr::deserialize(deserializer)?;
-        Ok(repr
-            .listen
-            .map_or_else(Self::default, |listen| Self { listen }))
+        let tls = match (repr.tls_cert, repr.tls_key) {
+            (Some(cert), Some(key)) => Some(HttpTls { cert, key }),
+            (None, None) => None,
+            _ => {
+                return Err(serde::de::Error::custom(
+                    "tls_cert and tls_key must be set together",
+                ));
+            }
+        };
+        let listen = repr.listen.unwrap_or_else(|| Self::default().listen);
+        Ok(Self { listen, tls })
     }
 }
 
@@ -153,6 +179,8 @@ impl<const DEFAULT_PORT: u16> Serialize for HttpSection<DEFAULT_PORT> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         HttpSectionRepr {
             listen: Some(self.listen),
+            tls_cert: self.tls.as_ref().map(|t| t.cert.clone()),
+            tls_key: self.tls.as_ref().map(|t| t.key.clone()),
         }
         .serialize(serializer)
     }

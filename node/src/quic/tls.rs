@@ -146,6 +146,44 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// Reads a PEM certificate chain (leaf first) from `path`; `key` names the config key in errors.
+pub(crate) fn read_chain(
+    key: &'static str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let pem = read(key, path)?;
+    let chain: Vec<_> = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsError::Pem {
+            key,
+            path: path.display().to_string(),
+            message: format!("invalid PEM: {e}"),
+        })?;
+    if chain.is_empty() {
+        return Err(TlsError::Pem {
+            key,
+            path: path.display().to_string(),
+            message: "no CERTIFICATE found".to_owned(),
+        });
+    }
+    Ok(chain)
+}
+
+/// Reads a PEM private key from `path`; `key` names the config key in errors.
+pub(crate) fn read_key(key: &'static str, path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let pem = read(key, path)?;
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| TlsError::Pem {
+        key,
+        path: path.display().to_string(),
+        message: format!("no usable private key: {e}"),
+    })
+}
+
+/// The crypto provider, for other TLS configs of this crate.
+pub(crate) fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    provider()
+}
+
 fn read(key: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
     std::fs::read(path).map_err(|error| TlsError::Read {
         key,
