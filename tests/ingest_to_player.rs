@@ -467,6 +467,27 @@ async fn a_reconnect_within_the_grace_continues_with_a_discontinuity() {
     let first = publish(&format!("{}/key-alpha", origin.rtmp), false);
     origin.wait_for_segment("alpha", 2).await;
     drop(first); // SIGKILL: the publisher vanishes without unpublishing
+
+    // With no publisher, the hinted part never comes: the held request ends in 503 after the
+    // blocking timeout (3 target durations), not in a hang.
+    let playlist = reqwest::get(origin.media_playlist("alpha"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let hinted = playlist
+        .split("PRELOAD-HINT:TYPE=PART,URI=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let held = reqwest::get(origin.media_playlist("alpha").replace("index.m3u8", hinted))
+        .await
+        .unwrap();
+    assert_eq!(held.status(), 503, "{hinted}");
+
     let _second = publish(&format!("{}/key-alpha", origin.rtmp), false);
     let playlist = origin.wait_for_segment("alpha", 6).await;
     assert!(playlist.contains("#EXT-X-DISCONTINUITY\n"), "{playlist}");
@@ -606,6 +627,60 @@ async fn oversized_size_claims_are_refused_before_any_buffering() {
             .unwrap()
             .status(),
         200
+    );
+}
+
+#[tokio::test]
+async fn an_unsupported_codec_is_refused_with_a_clear_message() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let _slot = ENCODER_SLOT.lock().await;
+    let origin = start_origin("10s").await;
+    let mut ffmpeg = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-re"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine",
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "30",
+            "-c:a",
+            "libmp3lame",
+            "-f",
+            "flv",
+        ])
+        .arg(format!("{}/key-alpha", origin.rtmp))
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Spawned)
+        .unwrap();
+    let status =
+        wait_exit(&mut ffmpeg.0, Duration::from_secs(20)).expect("the publisher is dropped");
+    assert!(!status.success());
+    let reason = ("reason", "unsupported_audio_codec");
+    assert!(
+        origin
+            .metric("livecdn_origin_media_rejected_total", Some(reason))
+            .await
+            >= 1.0
+    );
+    let log = origin.process.stderr();
+    assert!(
+        log.contains("unsupported audio codec mp3"),
+        "the log names the codec:\n{log}"
     );
 }
 
