@@ -684,6 +684,68 @@ async fn an_unsupported_codec_is_refused_with_a_clear_message() {
     );
 }
 
+/// librtmp, the library behind many RTMP publishers, through GStreamer's `rtmpsink` (FFmpeg
+/// on Debian uses its native RTMP client, not librtmp).
+#[tokio::test]
+async fn a_librtmp_publisher_is_accepted_and_packaged() {
+    if !require_gst_element("rtmpsink")
+        || !require_gst_element("x264enc")
+        || !require_gst_element("voaacenc")
+    {
+        return;
+    }
+    let _slot = ENCODER_SLOT.lock().await;
+    let origin = start_origin("10s").await;
+    let pipeline = format!(
+        "videotestsrc is-live=true ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 \
+         ! x264enc tune=zerolatency key-int-max=30 speed-preset=ultrafast ! h264parse \
+         ! flvmux name=mux streamable=true ! rtmpsink location=\"{}/key-beta live=1\" \
+         audiotestsrc is-live=true ! audioconvert ! voaacenc ! aacparse ! mux.",
+        origin.rtmp
+    );
+    let child = Command::new("gst-launch-1.0")
+        .arg("-q")
+        .args(pipeline.split_whitespace())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(Spawned)
+        .unwrap();
+    origin.wait_for_segment("beta", 3).await;
+    drop(child);
+    let multivariant = reqwest::get(format!("{}/live/beta/index.m3u8", origin.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        multivariant.contains("mp4a.40.2") && multivariant.contains("RESOLUTION=640x360"),
+        "{multivariant}"
+    );
+    let log = origin.process.stderr();
+    assert!(
+        log.contains("GStreamer"),
+        "the encoder named itself in onMetaData:\n{log}"
+    );
+}
+
+fn require_gst_element(element: &str) -> bool {
+    let found = Command::new("gst-inspect-1.0")
+        .arg(element)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("LIVECDN_REQUIRE_TOOLS").is_none(),
+            "GStreamer element {element} is required but not installed"
+        );
+        eprintln!("skipping: GStreamer element {element} not installed");
+    }
+    found
+}
+
 /// A TCP connection that completed the plain RTMP handshake as a client.
 fn handshaken(addr: &str) -> TcpStream {
     let mut socket = TcpStream::connect(addr).unwrap();

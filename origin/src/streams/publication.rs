@@ -60,6 +60,7 @@ pub struct Publication {
     bitrate: Gauge,
     segment: (u64, Duration),
     total: (u64, Duration),
+    metadata_seen: bool,
 }
 
 impl Publication {
@@ -93,6 +94,7 @@ impl Publication {
             last_read_at: None,
             segment: (0, Duration::ZERO),
             total: (0, Duration::ZERO),
+            metadata_seen: false,
         }
     }
 
