@@ -121,13 +121,19 @@ impl Publication {
         self.after_input(result)
     }
 
-    /// `@setDataFrame onMetaData`: logged; codecs and sizes come from the real bitstream.
+    /// `@setDataFrame onMetaData`: logged once per publication (some encoders resend it every
+    /// second); codecs and sizes come from the real bitstream, not from here.
     pub fn handle_metadata(&mut self, metadata: &rtmp::Amf0Value) {
         let encoder = metadata
             .get("encoder")
             .and_then(rtmp::Amf0Value::as_str)
             .unwrap_or("unknown");
-        tracing::info!(stream = %self.stream.name, encoder, "publisher metadata");
+        if self.metadata_seen {
+            tracing::debug!(stream = %self.stream.name, encoder, "publisher metadata again");
+        } else {
+            self.metadata_seen = true;
+            tracing::info!(stream = %self.stream.name, encoder, "publisher metadata");
+        }
     }
 
     fn after_input(&mut self, result: Result<(), media::Error>) -> Result<(), MediaRejection> {
