@@ -371,12 +371,7 @@ async fn publish_and_verify(bframes: bool) {
     .await
     .unwrap();
     assert_eq!(far.status(), 400);
-    assert!(
-        origin
-            .metric("livecdn_origin_bad_requests_total", None)
-            .await
-            >= 2.0
-    );
+    assert!(origin.metric("livecdn_hls_bad_requests_total", None).await >= 2.0);
     assert!(
         origin
             .metric("livecdn_origin_parts_total", Some(("stream", "alpha")))

@@ -14,7 +14,6 @@ pub mod config;
 pub mod demo;
 pub mod ingest;
 pub mod metrics;
-pub mod serve;
 pub mod streams;
 
 use std::net::SocketAddr;
@@ -110,7 +109,7 @@ impl BoundOrigin {
     pub async fn serve(self, shutdown: Shutdown) -> Result<(), RoleError> {
         let Self {
             config,
-            services,
+            mut services,
             http,
             http_tls,
             rtmp,
@@ -132,7 +131,8 @@ impl BoundOrigin {
             idle_timeout: config.rtmp.idle_timeout,
         });
         let ingest_task = tokio::spawn(ingest::accept_loop(rtmp, ingest, shutdown.clone()));
-        let app = serve::routes(hub);
+        let serve_metrics = serve::ServeMetrics::register(&mut services.registry);
+        let app = serve::routes(hub.table(), serve_metrics);
         let served = services
             .serve(
                 http,

@@ -49,10 +49,6 @@ pub struct OriginMetrics {
     /// `livecdn_origin_part_delay_seconds`: from reading the frame that completed a part to the
     /// part being servable.
     pub part_delay: Histogram,
-    /// `livecdn_origin_held_requests`: blocking playlist and preload-hint requests waiting.
-    pub held_requests: Gauge,
-    /// `livecdn_origin_bad_requests_total{reason}`: playlist requests refused with 400.
-    pub bad_requests: Family<ReasonLabels, Counter>,
 }
 
 impl OriginMetrics {
@@ -72,8 +68,6 @@ impl OriginMetrics {
             ingest_bitrate: Family::default(),
             parts: Family::default(),
             part_delay: Histogram::new(delay_buckets),
-            held_requests: Gauge::default(),
-            bad_requests: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("livecdn_origin");
         r.register(
@@ -119,16 +113,6 @@ impl OriginMetrics {
             "From reading the frame that completed a part to the part being servable",
             Unit::Seconds,
             metrics.part_delay.clone(),
-        );
-        r.register(
-            "held_requests",
-            "Blocking playlist and preload-hint requests waiting",
-            metrics.held_requests.clone(),
-        );
-        r.register(
-            "bad_requests",
-            "Playlist requests refused with 400, by reason",
-            metrics.bad_requests.clone(),
         );
         metrics
     }

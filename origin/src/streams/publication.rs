@@ -10,7 +10,9 @@ use media::{Event, Packager, PackagerConfig};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 
-use super::{LiveStream, StreamHub, VariantInfo};
+use serve::{ServedStream, VariantInfo};
+
+use super::StreamHub;
 use crate::metrics::{ReasonLabels, StreamLabels};
 
 /// Media the origin will not package: the publisher is disconnected with this reason.
@@ -49,7 +51,7 @@ struct ClockAnchor {
 /// flushed (closing the last segment) and the stream's reconnect grace period starts.
 pub struct Publication {
     hub: Arc<StreamHub>,
-    stream: Arc<LiveStream>,
+    stream: Arc<ServedStream>,
     epoch: u64,
     generation_base: u32,
     packager: Packager,
@@ -66,13 +68,13 @@ pub struct Publication {
 impl Publication {
     pub(super) fn new(
         hub: Arc<StreamHub>,
-        stream: Arc<LiveStream>,
+        stream: Arc<ServedStream>,
         epoch: u64,
         generation_base: u32,
     ) -> Self {
         let (part_target, segment_target) = hub.targets();
         let labels = StreamLabels {
-            stream: stream.name.clone(),
+            stream: stream.name().to_owned(),
         };
         let metrics = hub.metrics();
         let ingest_bytes = metrics.ingest_bytes.get_or_create(&labels).clone();
@@ -100,7 +102,7 @@ impl Publication {
 
     /// The stream this publication feeds.
     pub fn stream(&self) -> &str {
-        &self.stream.name
+        self.stream.name()
     }
 
     /// `n` bytes were read from the publisher at `at` (before they are handed to RTMP).
@@ -129,10 +131,10 @@ impl Publication {
             .and_then(rtmp::Amf0Value::as_str)
             .unwrap_or("unknown");
         if self.metadata_seen {
-            tracing::debug!(stream = %self.stream.name, encoder, "publisher metadata again");
+            tracing::debug!(stream = %self.stream.name(), encoder, "publisher metadata again");
         } else {
             self.metadata_seen = true;
-            tracing::info!(stream = %self.stream.name, encoder, "publisher metadata");
+            tracing::info!(stream = %self.stream.name(), encoder, "publisher metadata");
         }
     }
 
@@ -147,7 +149,7 @@ impl Publication {
             if FATAL_REASONS.contains(&reason) {
                 return Err(MediaRejection::Unsupported(error));
             }
-            tracing::warn!(stream = %self.stream.name, reason, %error, "media tag refused");
+            tracing::warn!(stream = %self.stream.name(), reason, %error, "media tag refused");
         }
         self.drain();
         Ok(())
@@ -164,7 +166,7 @@ impl Publication {
         }
         let stream = self.stream.clone();
         let mut state = stream.lock();
-        if state.epoch != self.epoch {
+        if state.owner != self.epoch {
             return; // a newer publisher owns the stream
         }
         for event in events {
@@ -227,7 +229,7 @@ impl Publication {
         }
         while let Some(event) = state.window.poll_output() {
             if let hls::WindowEvent::TargetDurationRaised { from, to } = event {
-                tracing::warn!(stream = %self.stream.name, from, to, "a segment outgrew EXT-X-TARGETDURATION; raised");
+                tracing::warn!(stream = %self.stream.name(), from, to, "a segment outgrew EXT-X-TARGETDURATION; raised");
             }
         }
         drop(state);
@@ -282,14 +284,14 @@ impl Publication {
             .media_rejected
             .get_or_create(&ReasonLabels { reason })
             .inc();
-        tracing::warn!(stream = %self.stream.name, reason, %error, "window refused packager output");
+        tracing::warn!(stream = %self.stream.name(), reason, %error, "window refused packager output");
     }
 }
 
 impl std::fmt::Debug for Publication {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Publication")
-            .field("stream", &self.stream.name)
+            .field("stream", &self.stream.name())
             .field("epoch", &self.epoch)
             .finish_non_exhaustive()
     }
@@ -299,6 +301,7 @@ impl Drop for Publication {
     fn drop(&mut self) {
         self.packager.flush();
         self.drain();
-        self.hub.publisher_left(&self.stream, self.epoch);
+        let name = self.stream.name().to_owned();
+        self.hub.publisher_left(&name, self.epoch);
     }
 }

@@ -82,7 +82,7 @@ async fn a_reconnect_within_the_grace_continues_with_a_discontinuity() {
     feed(&mut second, 1100);
     let stream = hub.get("demo").unwrap();
     let state = stream.lock();
-    assert!(!state.is_ended());
+    assert!(!state.window.is_ended());
     assert_eq!(state.window.current_generation(), Some(1));
     let playlist = hls::render_media(
         &state.window,
@@ -114,7 +114,7 @@ async fn after_the_grace_the_stream_ends_and_a_new_publisher_starts_afresh() {
     );
     {
         let state = stream.lock();
-        assert!(state.is_ended());
+        assert!(state.window.is_ended());
         let playlist = hls::render_media(
             &state.window,
             &hls::PlaylistQuery::default(),

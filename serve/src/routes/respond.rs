@@ -60,7 +60,8 @@ pub(super) fn bad_request(why: &str) -> Response {
     error(StatusCode::BAD_REQUEST, why)
 }
 
-pub(super) fn unavailable(why: &'static str) -> Response {
+pub(super) fn unavailable(metrics: &crate::ServeMetrics, why: &'static str) -> Response {
+    metrics.timeouts.inc();
     error(StatusCode::SERVICE_UNAVAILABLE, why)
 }
 

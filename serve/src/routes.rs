@@ -1,10 +1,4 @@
-//! HTTP serving of LL-HLS: the URL layout of `design.md`, blocking playlist reload and held
-//! preload-hint requests (each waits on the stream's change notification, never polls),
-//! per-object caching headers, CORS. The edge will reuse this through the same `hls` renderer.
-//!
-//! - `GET /live/{stream}/index.m3u8`: multivariant playlist;
-//! - `GET /live/{stream}/{rendition}/index.m3u8[?_HLS_msn=M[&_HLS_part=P]][&_HLS_skip=YES|v2]`;
-//! - `GET /live/{stream}/{rendition}/init.mp4 | init-{g}.mp4 | seg{msn}.m4s | part{msn}.{i}.m4s`.
+//! The axum routes: multivariant and media playlists, init segments, parts and segments.
 
 mod cors;
 mod respond;
@@ -21,26 +15,31 @@ use hls::{
     RenditionName, Resolution, Variant,
 };
 
-use crate::metrics::ReasonLabels;
-use crate::streams::{LiveStream, SOURCE_RENDITION, StreamHub};
+use crate::{SOURCE_RENDITION, ServeMetrics, ServedState, ServedStream, StreamSource};
 
 /// How long a multivariant request waits for a new stream's first init and segment.
 const MULTIVARIANT_WAIT: Duration = Duration::from_secs(5);
 
-/// The LL-HLS routes over `hub`.
-pub fn routes(hub: Arc<StreamHub>) -> Router {
+#[derive(Clone)]
+struct Serving {
+    source: Arc<dyn StreamSource>,
+    metrics: ServeMetrics,
+}
+
+/// The LL-HLS routes over `source`, counting into `metrics`.
+pub fn routes(source: Arc<dyn StreamSource>, metrics: ServeMetrics) -> Router {
     Router::new()
         .route("/live/{stream}/index.m3u8", get(multivariant))
         .route("/live/{stream}/{rendition}/{object}", get(rendition_object))
-        .with_state(hub)
+        .with_state(Serving { source, metrics })
         .layer(axum::middleware::from_fn(cors::cors))
 }
 
-async fn multivariant(State(hub): State<Arc<StreamHub>>, Path(stream): Path<String>) -> Response {
-    let Some(live) = hub.get(&stream) else {
+async fn multivariant(State(serving): State<Serving>, Path(stream): Path<String>) -> Response {
+    let Some(live) = serving.source.find(&stream).await else {
         return respond::not_found("unknown stream");
     };
-    let rendered = wait_for(&hub, &live, MULTIVARIANT_WAIT, |state| {
+    let rendered = wait_for(&serving.metrics, &live, MULTIVARIANT_WAIT, |state| {
         let variant = state.variant.as_ref()?;
         let bandwidth = variant.peak_bitrate.max(variant.average_bitrate);
         if bandwidth == 0 {
@@ -60,48 +59,48 @@ async fn multivariant(State(hub): State<Arc<StreamHub>>, Path(stream): Path<Stri
     })
     .await;
     match rendered {
-        Some(Ok(text)) => respond::playlist(text, false, Duration::ZERO),
+        Some(Ok(text)) => {
+            serving.metrics.sent("multivariant", text.len());
+            respond::playlist(text, false, Duration::ZERO)
+        }
         Some(Err(response)) => response,
-        None => respond::unavailable("the stream has no media yet"),
+        None => respond::unavailable(&serving.metrics, "the stream has no media yet"),
     }
 }
 
 async fn rendition_object(
-    State(hub): State<Arc<StreamHub>>,
+    State(serving): State<Serving>,
     Path((stream, rendition, object)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let Some(live) = hub.get(&stream) else {
-        return respond::not_found("unknown stream");
-    };
     if rendition != SOURCE_RENDITION {
         return respond::not_found("unknown rendition");
     }
-    match hls::parse_object_name(&object) {
-        Some(MediaObject::Playlist) => {
-            media_playlist(&hub, &live, query.as_deref().unwrap_or("")).await
+    let Some(object) = hls::parse_object_name(&object) else {
+        return respond::not_found("unknown object");
+    };
+    let Some(live) = serving.source.find(&stream).await else {
+        return respond::not_found("unknown stream");
+    };
+    match object {
+        MediaObject::Playlist => {
+            media_playlist(&serving.metrics, &live, query.as_deref().unwrap_or("")).await
         }
-        Some(object) => media_object(&hub, &live, object).await,
-        None => respond::not_found("unknown object"),
+        object => media_object(&serving.metrics, &live, object).await,
     }
 }
 
-async fn media_playlist(hub: &StreamHub, live: &LiveStream, query: &str) -> Response {
+async fn media_playlist(metrics: &ServeMetrics, live: &ServedStream, query: &str) -> Response {
     let query = match PlaylistQuery::parse(query) {
         Ok(query) => query,
         Err(error) => {
-            hub.metrics()
-                .bad_requests
-                .get_or_create(&ReasonLabels {
-                    reason: error.reason(),
-                })
-                .inc();
+            metrics.bad_request(error.reason());
             return respond::bad_request(&error.to_string());
         }
     };
     let blocking = query.msn.is_some();
     let timeout = live.lock().window.blocking_timeout();
-    let rendered = wait_for(hub, live, timeout, |state| {
+    let rendered = wait_for(metrics, live, timeout, |state| {
         // Until the first part exists there is nothing a player could use.
         state.window.last_part()?;
         match state.window.blocking_decision(&query) {
@@ -116,12 +115,7 @@ async fn media_playlist(hub: &StreamHub, live: &LiveStream, query: &str) -> Resp
                 Some(Ok((text, state.window.target_duration())))
             }
             BlockingDecision::TooFar => {
-                hub.metrics()
-                    .bad_requests
-                    .get_or_create(&ReasonLabels {
-                        reason: "msn_too_far",
-                    })
-                    .inc();
+                metrics.bad_request("msn_too_far");
                 Some(Err(respond::bad_request(
                     "_HLS_msn is more than two segments past the live edge",
                 )))
@@ -131,15 +125,22 @@ async fn media_playlist(hub: &StreamHub, live: &LiveStream, query: &str) -> Resp
     })
     .await;
     match rendered {
-        Some(Ok((text, target))) => respond::playlist(text, blocking, Duration::from_secs(target)),
+        Some(Ok((text, target))) => {
+            metrics.sent("playlist", text.len());
+            respond::playlist(text, blocking, Duration::from_secs(target))
+        }
         Some(Err(response)) => response,
-        None => respond::unavailable("the requested part did not appear in time"),
+        None => respond::unavailable(metrics, "the requested part did not appear in time"),
     }
 }
 
-async fn media_object(hub: &StreamHub, live: &LiveStream, object: MediaObject) -> Response {
+async fn media_object(
+    metrics: &ServeMetrics,
+    live: &ServedStream,
+    object: MediaObject,
+) -> Response {
     let timeout = live.lock().window.blocking_timeout();
-    let decided = wait_for(hub, live, timeout, |state| {
+    let decided = wait_for(metrics, live, timeout, |state| {
         match state.window.object_decision(&object) {
             ObjectDecision::Serve(bytes) => Some(Ok(bytes)),
             ObjectDecision::Wait => None,
@@ -151,25 +152,33 @@ async fn media_object(hub: &StreamHub, live: &LiveStream, object: MediaObject) -
     })
     .await;
     match decided {
-        Some(Ok(bytes)) => respond::media(bytes),
+        Some(Ok(bytes)) => {
+            let kind = match object {
+                MediaObject::Part(_) => "part",
+                MediaObject::Segment(_) => "segment",
+                _ => "init",
+            };
+            metrics.sent(kind, bytes.len());
+            respond::media(bytes)
+        }
         Some(Err(response)) => response,
-        None => respond::unavailable("the hinted part did not appear in time"),
+        None => respond::unavailable(metrics, "the hinted part did not appear in time"),
     }
 }
 
 /// Evaluates `check` on the stream's state now and after every change until it answers or
 /// `timeout` passes (`None`). Waiting holds one `watch` receiver, nothing else.
 async fn wait_for<T>(
-    hub: &StreamHub,
-    live: &LiveStream,
+    metrics: &ServeMetrics,
+    live: &ServedStream,
     timeout: Duration,
-    mut check: impl FnMut(&crate::streams::StreamState) -> Option<T>,
+    mut check: impl FnMut(&ServedState) -> Option<T>,
 ) -> Option<T> {
     let mut changes = live.subscribe();
     if let Some(answer) = check(&live.lock()) {
         return Some(answer);
     }
-    let _held = HeldRequest::new(hub);
+    let _held = HeldRequest::new(metrics);
     let deadline = tokio::time::Instant::from_std(node::clock::now()) + timeout;
     loop {
         match tokio::time::timeout_at(deadline, changes.changed()).await {
@@ -183,18 +192,21 @@ async fn wait_for<T>(
     }
 }
 
-/// Counts a held request in `livecdn_origin_held_requests` while it lives.
-struct HeldRequest<'a>(&'a StreamHub);
+/// Counts a held request in `livecdn_hls_held_requests` while it lives.
+struct HeldRequest<'a>(&'a ServeMetrics);
 
 impl<'a> HeldRequest<'a> {
-    fn new(hub: &'a StreamHub) -> Self {
-        hub.metrics().held_requests.inc();
-        Self(hub)
+    fn new(metrics: &'a ServeMetrics) -> Self {
+        metrics.held_requests.inc();
+        Self(metrics)
     }
 }
 
 impl Drop for HeldRequest<'_> {
     fn drop(&mut self) {
-        self.0.metrics().held_requests.dec();
+        self.0.held_requests.dec();
     }
 }
+
+#[cfg(test)]
+mod tests;
