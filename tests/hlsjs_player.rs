@@ -1,6 +1,6 @@
-//! A real player plays the origin's LL-HLS: hls.js (`lowLatencyMode`, defaults otherwise) in
-//! headless Chromium, driven by `tests/player/play.mjs`, plays the `livecdn dev` demo stream for
-//! 30 s. Playback must advance without stalls or fatal errors; the latency (hls.js's own
+//! A real player plays LL-HLS through the edges: hls.js (`lowLatencyMode`, defaults otherwise)
+//! in headless Chromium, driven by `tests/player/play.mjs`, plays the `livecdn dev` demo stream
+//! for 30 s from edge B, the tier-2 edge (origin → QUIC → edge A → QUIC → edge B). Playback must advance without stalls or fatal errors; the latency (hls.js's own
 //! estimate and wall clock minus EXT-X-PROGRAM-DATE-TIME at the playhead) is printed, not
 //! asserted beyond a sanity bound: latency targets belong to benchmarks, not timed assertions.
 //! Run with `-- --nocapture` to see the numbers.
@@ -176,16 +176,17 @@ async fn hlsjs_plays_the_demo_stream_in_chromium_without_stalls() {
         &["dev", "--port-base", &base_arg, "--data-dir", data_dir],
         &[],
     );
-    let origin = format!("http://127.0.0.1:{}", base + 80);
+    // Edge B: the tier-2 edge, two QUIC hops from the origin (origin -> edge A -> edge B).
+    let edge_b = format!("http://127.0.0.1:{}", base + 82);
     let client = reqwest::Client::new();
     wait_for_200(
         &client,
-        &format!("{origin}/live/demo/source/index.m3u8"),
+        &format!("{edge_b}/live/demo/source/index.m3u8"),
         &dev,
     )
     .await;
 
-    let url = format!("{origin}/live/demo/index.m3u8");
+    let url = format!("{edge_b}/live/demo/index.m3u8");
     let mut player = Player::start(&url, PLAY_SECONDS);
     let timeout = Duration::from_secs(PLAY_SECONDS) + PLAYER_SLACK;
     let Some(status) = player.wait(timeout).await else {
@@ -274,5 +275,31 @@ async fn hlsjs_plays_the_demo_stream_in_chromium_without_stalls() {
             "PROGRAM-DATE-TIME latency {what} {value:?} s is missing or not in (0, {PDT_LATENCY_SANITY_S}) s{context}"
         );
     }
+
+    // The media came from edge B, not from the origin: its own egress counted the parts.
+    let metrics = client
+        .get(format!("{edge_b}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let part_bytes: f64 = support::parse_metrics(&metrics)
+        .samples
+        .iter()
+        .filter(|s| {
+            s.metric == "livecdn_hls_egress_bytes_total" && s.labels.get("kind") == Some("part")
+        })
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v) => v,
+            _ => 0.0,
+        })
+        .sum();
+    println!("  edge B served {part_bytes} bytes of parts");
+    assert!(
+        part_bytes > 500_000.0,
+        "edge B served only {part_bytes} bytes of parts"
+    );
     drop(dev);
 }

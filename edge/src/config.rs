@@ -13,6 +13,8 @@ pub struct EdgeConfig {
     pub node: NodeSection,
     /// `[http]`: the HTTP listener.
     pub http: HttpSection,
+    /// `[relay]`: where the edge gets its streams and where child edges get them from it.
+    pub relay: RelaySection,
     /// `[cache]`: the media cache.
     pub cache: CacheSection,
     /// `[tls]`: this node's certificate for mutual TLS with other nodes. Optional; when set,
@@ -28,12 +30,43 @@ pub struct EdgeConfig {
 /// `[http]`: the HTTP listener (default port 8081).
 pub type HttpSection = node::config::sections::HttpSection<8081>;
 
+/// `[relay]`: replication over QUIC (mutual TLS with `[tls]`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelaySection {
+    /// UDP address of the upstream's replication listener: the origin, or a parent edge for a
+    /// tier-2 edge. Needs `[tls]`. Unset: the edge has no source. Default: unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<std::net::SocketAddr>,
+    /// The name the upstream's certificate must carry (its node name). Default: `"origin"`.
+    pub upstream_name: String,
+    /// UDP address where child edges subscribe to this edge (tiers). Needs `[tls]`. Unset: no
+    /// children. Default: unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// A request for a stream the edge does not hold yet subscribes upstream and waits at most
+    /// this long for it. Duration. Default: `"5s"`.
+    #[serde(with = "humantime_serde")]
+    pub pull_wait: std::time::Duration,
+}
+
+impl Default for RelaySection {
+    fn default() -> Self {
+        Self {
+            upstream: None,
+            upstream_name: "origin".to_owned(),
+            listen: None,
+            pull_wait: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
 /// `[cache]`: the in-memory cache of parts and segments.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheSection {
     /// Upper bound of the bytes the cache holds (parts, segments, playlists), e.g. `"512MiB"`.
-    /// Read and validated now; used once replication lands (the edge does not cache yet).
+    /// Read and validated; not enforced yet (the live windows are the only store).
     /// Default: `"512MiB"`.
     pub max_bytes: bytesize::ByteSize,
 }

@@ -1,43 +1,113 @@
-//! The edge role of livecdn. It receives parts over QUIC, caches them by bytes and serves LL-HLS to players.
+//! The edge role of livecdn: receives streams over QUIC from its upstream (the origin, or a
+//! parent edge) and serves LL-HLS to players through the same code as the origin
+//! (`serve::routes`, rendered by `hls`), so both give identical playlists for the same window.
+//! It can feed child edges with the same protocol (tiers).
 //!
-//! **Status:** this role is not implemented yet. It starts only its HTTP listener with
-//! `/healthz`, `/readyz` and `/metrics` and checks the `[tls]` files when configured, so deployments, `livecdn dev` and
-//! monitoring can be wired now; its behaviour lands with its issue.
+//! Data flow: `relay::subscribe::Upstream` (subscribe on first viewer, mirror windows into a
+//! `serve::StreamTable`) → `serve::routes` (players) and `relay::publish::serve` (children).
 //!
-//! Starting is two-phase so a caller (such as `livecdn dev`) learns of a port clash before
-//! anything serves: [`bind`] claims the sockets, [`BoundEdge::serve`] runs until shutdown.
+//! **Not implemented yet:** the byte-bounded moka cache (`cache.max_bytes` is read but the
+//! windows are the only store), unsubscribing after the last viewer leaves, the stream
+//! directory (one upstream serves every stream).
 #![warn(missing_docs)]
 
 pub mod config;
+mod source;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 pub use config::EdgeConfig;
-use node::role::{ListenerOnly, RoleError};
+use node::role::{NodeServices, RoleError};
 use node::shutdown::Shutdown;
+use relay::subscribe::{Upstream, UpstreamConfig};
+use serve::{ServeMetrics, StreamTable};
+use tokio::net::TcpListener;
+
+use crate::source::EdgeSource;
 
 /// The role's name in logs, metrics and the CLI.
 pub const ROLE: &str = "edge";
 
-/// A edge whose listeners are bound, ready to serve.
-#[derive(Debug)]
+/// An edge whose listeners are bound, ready to serve.
 pub struct BoundEdge {
-    listener: ListenerOnly,
+    config: EdgeConfig,
+    services: NodeServices,
+    http: TcpListener,
+    http_tls: Option<Arc<node::rustls::ServerConfig>>,
+    /// Client endpoint to the upstream, and the listener for children.
+    upstream: Option<relay::Endpoint>,
+    children: Option<relay::Endpoint>,
+    relay_metrics: relay::RelayMetrics,
+    serve_metrics: ServeMetrics,
 }
 
-/// Checks the configuration's files and binds the listeners.
+/// Checks the configuration's files and binds the HTTP listener and the QUIC endpoints.
 pub async fn bind(config: EdgeConfig) -> Result<BoundEdge, RoleError> {
-    if let Some(tls) = &config.tls {
-        node::quic::NodeTls::load(tls)?;
-    }
-    let listener = ListenerOnly::bind(
-        ROLE,
-        config.node.id_or(ROLE),
-        &config.http,
-        config.shutdown.drain_deadline,
-    )
-    .await?;
-    Ok(BoundEdge { listener })
+    let node_tls = config
+        .tls
+        .as_ref()
+        .map(node::quic::NodeTls::load)
+        .transpose()?;
+    let needs_tls = config.relay.upstream.is_some() || config.relay.listen.is_some();
+    let tls = match (&node_tls, needs_tls) {
+        (Some(tls), _) => Some(tls),
+        (None, true) => {
+            return Err(RoleError::Missing(
+                "relay.upstream and relay.listen need the [tls] section".to_owned(),
+            ));
+        }
+        (None, false) => None,
+    };
+    let http_tls = config
+        .http
+        .tls
+        .as_ref()
+        .map(node::http::load_server_tls)
+        .transpose()?;
+    let mut services = NodeServices::new(ROLE);
+    let relay_metrics = relay::RelayMetrics::register(&mut services.registry);
+    let serve_metrics = ServeMetrics::register(&mut services.registry);
+    let http = services
+        .bind_http(config.http.listen, "http.listen")
+        .await?;
+    let upstream = match (config.relay.upstream, tls) {
+        (Some(upstream), Some(tls)) => {
+            let local: SocketAddr = if upstream.is_ipv4() {
+                ([0, 0, 0, 0], 0).into()
+            } else {
+                ([0u16; 8], 0).into()
+            };
+            let socket = node::listen::bind_udp(local, "relay.upstream")?;
+            Some(node::quic::client_endpoint(
+                socket,
+                tls,
+                &[relay_wire::ALPN],
+            )?)
+        }
+        _ => None,
+    };
+    let children = match (config.relay.listen, tls) {
+        (Some(listen), Some(tls)) => {
+            let socket = node::listen::bind_udp(listen, "relay.listen")?;
+            Some(node::quic::server_endpoint(
+                socket,
+                tls,
+                &[relay_wire::ALPN],
+            )?)
+        }
+        _ => None,
+    };
+    Ok(BoundEdge {
+        config,
+        services,
+        http,
+        http_tls,
+        upstream,
+        children,
+        relay_metrics,
+        serve_metrics,
+    })
 }
 
 /// Binds, then serves until `shutdown` triggers and the drain completes.
@@ -48,11 +118,74 @@ pub async fn run(config: EdgeConfig, shutdown: Shutdown) -> Result<(), RoleError
 impl BoundEdge {
     /// The bound HTTP address.
     pub fn http_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.http_addr()
+        self.http.local_addr()
     }
 
-    /// Serves until `shutdown` triggers, then drains within `[shutdown] drain_deadline`.
+    /// Serves players and child edges until `shutdown` triggers, then drains within
+    /// `[shutdown] drain_deadline`.
     pub async fn serve(self, shutdown: Shutdown) -> Result<(), RoleError> {
-        self.listener.serve(shutdown).await
+        let Self {
+            config,
+            services,
+            http,
+            http_tls,
+            upstream,
+            children,
+            relay_metrics,
+            serve_metrics,
+        } = self;
+        let node_id = config.node.id_or(ROLE);
+        let table = Arc::new(StreamTable::new());
+        let upstream = match (upstream, config.relay.upstream) {
+            (Some(endpoint), Some(addr)) => {
+                let upstream_config = UpstreamConfig {
+                    addr,
+                    server_name: config.relay.upstream_name.clone(),
+                    node_id: node_id.clone(),
+                };
+                Some(Upstream::spawn(
+                    endpoint,
+                    upstream_config,
+                    table.clone(),
+                    relay_metrics.clone(),
+                    shutdown.clone(),
+                ))
+            }
+            _ => None,
+        };
+        let source = Arc::new(EdgeSource::new(table, upstream, config.relay.pull_wait));
+        // Children subscribe through the same source as players: a stream this edge does not
+        // hold is pulled from its own upstream first.
+        let children_task = children.map(|endpoint| {
+            let source: Arc<dyn serve::StreamSource> = source.clone();
+            tokio::spawn(relay::publish::serve(
+                endpoint,
+                source,
+                node_id.clone(),
+                relay_metrics,
+                shutdown.clone(),
+            ))
+        });
+        tracing::info!(
+            node = %node_id,
+            http = %http.local_addr()?,
+            upstream = ?config.relay.upstream,
+            children = ?config.relay.listen,
+            "edge listening"
+        );
+        let app = serve::routes(source, serve_metrics);
+        let served = services
+            .serve(
+                http,
+                app,
+                http_tls,
+                shutdown,
+                config.shutdown.drain_deadline,
+            )
+            .await;
+        if let Some(task) = children_task {
+            let _ = task.await;
+        }
+        served.map_err(RoleError::from)
     }
 }

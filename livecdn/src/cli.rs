@@ -19,9 +19,11 @@ pub(crate) enum Command {
     /// Hosts publish to rtmp://HOST:1935/live/{stream_key} (keys from [[streams]]); players
     /// fetch /live/{stream}/index.m3u8. Replication to edges is not implemented yet.
     Origin(RoleArgs),
-    /// Run an edge: QUIC subscription, byte-bounded cache, LL-HLS serving.
+    /// Run an edge: QUIC subscription to an origin or parent edge, LL-HLS serving, tiers.
     ///
-    /// NOT IMPLEMENTED YET: serves only /healthz, /readyz and /metrics on http.listen.
+    /// Subscribes to relay.upstream on a stream's first viewer and serves /live/{stream}/...
+    /// like the origin; child edges subscribe at relay.listen. Not implemented yet: the
+    /// byte-bounded cache (cache.max_bytes), idle unsubscribe.
     Edge(RoleArgs),
     /// Run the control plane: node registry, routing, stream directory, keys, storage.
     ///

@@ -132,6 +132,10 @@ impl DevPlan {
                     ..origin::config::RtmpSection::default()
                 },
                 packaging: origin::config::PackagingSection::default(),
+                // Replication listens on the same port number as HTTP, over UDP.
+                relay: origin::config::RelaySection {
+                    listen: Some(at(ports.origin_http)),
+                },
                 streams: [(DEMO_STREAM, DEMO_KEY), (OWN_STREAM, OWN_KEY)]
                     .map(|(name, key)| origin::config::StreamEntry {
                         name: name.to_owned(),
@@ -149,6 +153,12 @@ impl DevPlan {
                     tls: None,
                 },
                 tls: tls("edge-a"),
+                relay: edge::config::RelaySection {
+                    upstream: Some(at(ports.origin_http)),
+                    upstream_name: "origin".to_owned(),
+                    listen: Some(at(ports.edge_a)),
+                    ..edge::config::RelaySection::default()
+                },
                 ..edge::EdgeConfig {
                     log: log.clone(),
                     shutdown: shutdown.clone(),
@@ -162,6 +172,11 @@ impl DevPlan {
                     tls: None,
                 },
                 tls: tls("edge-b"),
+                relay: edge::config::RelaySection {
+                    upstream: Some(at(ports.edge_a)),
+                    upstream_name: "edge-a".to_owned(),
+                    ..edge::config::RelaySection::default()
+                },
                 ..edge::EdgeConfig {
                     log: log.clone(),
                     shutdown: shutdown.clone(),

@@ -92,6 +92,7 @@ fn print_banner(plan: &DevPlan, config: &DevConfig) {
     let url = |addr: std::net::SocketAddr| format!("http://{addr}");
     let [region_a, region_b] = livecdn::dev::DEV_REGIONS;
     let origin = url(plan.origin.http.listen);
+    let edge_b = url(plan.edge_b.http.listen);
     let rtmp = format!(
         "rtmp://{}/{}",
         plan.origin.rtmp.listen, plan.origin.rtmp.app
@@ -111,12 +112,12 @@ fn print_banner(plan: &DevPlan, config: &DevConfig) {
         (
             "edge A",
             url(plan.edge_a.http.listen),
-            format!("region {region_a}; {pending}"),
+            format!("region {region_a}; fed by the origin over QUIC"),
         ),
         (
             "edge B",
             url(plan.edge_b.http.listen),
-            format!("region {region_b}; {pending}"),
+            format!("region {region_b}; tier 2, fed by edge A"),
         ),
         (
             "chat relay A",
@@ -139,7 +140,7 @@ fn print_banner(plan: &DevPlan, config: &DevConfig) {
     }
     if config.demo {
         text.push_str(&format!(
-            "\nDemo stream (built-in publisher, looping clip):\n  {origin}/live/{DEMO_STREAM}/index.m3u8\n  ffplay {origin}/live/{DEMO_STREAM}/index.m3u8\n"
+            "\nDemo stream (built-in publisher, looping clip), on the origin and through the edges:\n  {origin}/live/{DEMO_STREAM}/index.m3u8\n  {edge_b}/live/{DEMO_STREAM}/index.m3u8\n  ffplay {edge_b}/live/{DEMO_STREAM}/index.m3u8\n"
         ));
     } else {
         text.push_str("\nDemo stream: off (--no-demo).\n");

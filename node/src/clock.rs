@@ -19,3 +19,11 @@ pub fn unix_time_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
+
+/// Wall-clock microseconds since the Unix epoch (the origin's timestamp on replicated parts).
+#[expect(clippy::disallowed_methods, reason = "clock boundary")]
+pub fn unix_time_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}

@@ -144,6 +144,12 @@ pub enum RoleError {
     /// The node's TLS files could not be loaded.
     #[error(transparent)]
     Tls(#[from] crate::quic::TlsError),
+    /// A QUIC endpoint could not be created.
+    #[error(transparent)]
+    Quic(#[from] crate::quic::QuicError),
+    /// Something the role needs is not configured.
+    #[error("{0}")]
+    Missing(String),
     /// Serving failed.
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),

@@ -21,6 +21,8 @@ pub struct OriginConfig {
     pub rtmp: RtmpSection,
     /// `[packaging]`: parts, segments and the playlist window.
     pub packaging: PackagingSection,
+    /// `[relay]`: QUIC replication to edges.
+    pub relay: RelaySection,
     /// `[[streams]]`: the streams hosts may publish and their stream keys. Until the control
     /// plane serves keys, this list is the source of truth. Names and keys must be unique.
     /// Default: none.
@@ -73,6 +75,16 @@ impl Default for RtmpSection {
             reconnect_grace: Duration::from_secs(15),
         }
     }
+}
+
+/// `[relay]`: where edges subscribe to this origin's streams (QUIC, mutual TLS with `[tls]`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelaySection {
+    /// UDP address of the replication listener; needs `[tls]`. Unset: no replication.
+    /// Default: unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
 }
 
 /// `[packaging]`: how media is cut into parts and segments and how long the window is.

@@ -39,6 +39,8 @@ pub struct BoundOrigin {
     http: TcpListener,
     http_tls: Option<Arc<node::rustls::ServerConfig>>,
     rtmp: TcpListener,
+    relay: Option<relay::Endpoint>,
+    relay_metrics: relay::RelayMetrics,
     hub: Arc<StreamHub>,
     keys: Arc<dyn StreamKeys>,
 }
@@ -55,9 +57,27 @@ pub async fn bind_with_keys(
     config: OriginConfig,
     keys: Arc<dyn StreamKeys>,
 ) -> Result<BoundOrigin, RoleError> {
-    if let Some(tls) = &config.tls {
-        node::quic::NodeTls::load(tls)?;
-    }
+    let node_tls = config
+        .tls
+        .as_ref()
+        .map(node::quic::NodeTls::load)
+        .transpose()?;
+    let relay = match (config.relay.listen, &node_tls) {
+        (Some(addr), Some(tls)) => {
+            let socket = node::listen::bind_udp(addr, "relay.listen")?;
+            Some(node::quic::server_endpoint(
+                socket,
+                tls,
+                &[relay_wire::ALPN],
+            )?)
+        }
+        (Some(_), None) => {
+            return Err(RoleError::Missing(
+                "relay.listen needs the [tls] section".to_owned(),
+            ));
+        }
+        (None, _) => None,
+    };
     let http_tls = config
         .http
         .tls
@@ -72,6 +92,7 @@ pub async fn bind_with_keys(
     let rtmp_ready = services.readiness.register("rtmp");
     let rtmp = node::listen::bind_tcp(config.rtmp.listen, "rtmp.listen").await?;
     rtmp_ready.set(true);
+    let relay_metrics = relay::RelayMetrics::register(&mut services.registry);
     let hub = Arc::new(StreamHub::new(
         &config.packaging,
         config.rtmp.reconnect_grace,
@@ -83,6 +104,8 @@ pub async fn bind_with_keys(
         http,
         http_tls,
         rtmp,
+        relay,
+        relay_metrics,
         hub,
         keys,
     })
@@ -113,6 +136,8 @@ impl BoundOrigin {
             http,
             http_tls,
             rtmp,
+            relay,
+            relay_metrics,
             hub,
             keys,
         } = self;
@@ -131,6 +156,17 @@ impl BoundOrigin {
             idle_timeout: config.rtmp.idle_timeout,
         });
         let ingest_task = tokio::spawn(ingest::accept_loop(rtmp, ingest, shutdown.clone()));
+        let relay_task = relay.map(|endpoint| {
+            let node_id = config.node.id_or(ROLE);
+            tracing::info!(relay = ?endpoint.local_addr().ok(), "replication listener up");
+            tokio::spawn(relay::publish::serve(
+                endpoint,
+                hub.table(),
+                node_id,
+                relay_metrics,
+                shutdown.clone(),
+            ))
+        });
         let serve_metrics = serve::ServeMetrics::register(&mut services.registry);
         let app = serve::routes(hub.table(), serve_metrics);
         let served = services
@@ -144,6 +180,9 @@ impl BoundOrigin {
             .await;
         // The ingest loop ends on the same shutdown; its sessions end their publications.
         let _ = ingest_task.await;
+        if let Some(relay_task) = relay_task {
+            let _ = relay_task.await;
+        }
         served.map_err(RoleError::from)
     }
 }

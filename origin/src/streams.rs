@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use hls::{PartWindow, WindowConfig};
+use hls::WindowConfig;
+use relay_wire::RelayWindow;
 use serve::{ServedStream, StreamTable};
 
 pub use publication::{MediaRejection, Publication};
@@ -110,7 +111,11 @@ impl StreamHub {
                     entry.epoch += 1;
                     let mut state = entry.stream.lock();
                     state.owner = entry.epoch;
-                    let generation_base = state.window.current_generation().map_or(0, |g| g + 1);
+                    let generation_base = state
+                        .window
+                        .window()
+                        .current_generation()
+                        .map_or(0, |g| g + 1);
                     drop(state);
                     tracing::info!(
                         stream = name,
@@ -128,7 +133,7 @@ impl StreamHub {
         }
         // WindowConfig was validated from the origin config, so this cannot fail; map the
         // impossible case to a refusal rather than a panic.
-        let window = PartWindow::new(self.window.clone())
+        let window = RelayWindow::new(self.window.clone())
             .map_err(|e| Rejection::Unavailable(format!("window configuration: {e}")))?;
         let stream = Arc::new(ServedStream::new(name, window, 1));
         self.table.insert(stream.clone());
@@ -184,16 +189,16 @@ impl StreamHub {
             self.metrics.live_streams.set(count_live(&publishers));
             stream
         };
-        {
+        let events = {
             let mut state = stream.lock();
             state.window.handle_end();
-            while state.window.poll_output().is_some() {}
-        }
+            std::iter::from_fn(|| state.window.poll_output()).collect()
+        };
         tracing::info!(
             stream = name,
             "no reconnect within the grace period: stream ended"
         );
-        stream.notify();
+        stream.notify(events);
         self.metrics.forget_stream(name);
     }
 

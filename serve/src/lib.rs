@@ -20,7 +20,18 @@ mod table;
 
 pub use metrics::ServeMetrics;
 pub use routes::routes;
-pub use table::{ServedState, ServedStream, SourceFuture, StreamSource, StreamTable, VariantInfo};
+pub use table::{
+    EVENT_BACKLOG, ServedState, ServedStream, SourceFuture, StreamSource, StreamTable, VariantInfo,
+};
 
 /// The one rendition served today: the publisher's own encoding, audio and video muxed.
 pub const SOURCE_RENDITION: &str = "source";
+
+/// Whether `name` is usable as a stream name (and so as a URL path segment and a subscription):
+/// 1 to 64 ASCII letters, digits, `-` and `_`.
+pub fn is_valid_stream_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

@@ -99,20 +99,20 @@ async fn media_playlist(metrics: &ServeMetrics, live: &ServedStream, query: &str
         }
     };
     let blocking = query.msn.is_some();
-    let timeout = live.lock().window.blocking_timeout();
+    let timeout = live.lock().window.window().blocking_timeout();
     let rendered = wait_for(metrics, live, timeout, |state| {
         // Until the first part exists there is nothing a player could use.
-        state.window.last_part()?;
-        match state.window.blocking_decision(&query) {
+        state.window.window().last_part()?;
+        match state.window.window().blocking_decision(&query) {
             BlockingDecision::Ready => {
                 let text = hls::render_media(
-                    &state.window,
+                    state.window.window(),
                     &query,
                     &RenderOptions {
                         rendition_reports: &[],
                     },
                 );
-                Some(Ok((text, state.window.target_duration())))
+                Some(Ok((text, state.window.window().target_duration())))
             }
             BlockingDecision::TooFar => {
                 metrics.bad_request("msn_too_far");
@@ -139,9 +139,9 @@ async fn media_object(
     live: &ServedStream,
     object: MediaObject,
 ) -> Response {
-    let timeout = live.lock().window.blocking_timeout();
+    let timeout = live.lock().window.window().blocking_timeout();
     let decided = wait_for(metrics, live, timeout, |state| {
-        match state.window.object_decision(&object) {
+        match state.window.window().object_decision(&object) {
             ObjectDecision::Serve(bytes) => Some(Ok(bytes)),
             ObjectDecision::Wait => None,
             ObjectDecision::NotFound | ObjectDecision::Playlist => {

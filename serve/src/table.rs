@@ -5,28 +5,45 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use hls::PartWindow;
-use tokio::sync::watch;
+use relay_wire::{RelayEvent, RelayWindow};
+use tokio::sync::{broadcast, watch};
+
+/// Window events kept for relay publishers that fall behind; a publisher that lags further
+/// treats it as a gap (its subscribers get a discontinuity, never a corrupt playlist).
+pub const EVENT_BACKLOG: usize = 1024;
 
 /// Streams by name.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StreamTable {
     streams: Mutex<HashMap<String, Arc<ServedStream>>>,
+    inserted: watch::Sender<u64>,
 }
 
-/// One stream: its window, its multivariant attributes, and a change signal.
+impl Default for StreamTable {
+    fn default() -> Self {
+        Self {
+            streams: Mutex::new(HashMap::new()),
+            inserted: watch::Sender::new(0),
+        }
+    }
+}
+
+/// One stream: its window, its multivariant attributes, a change signal for held requests and
+/// the window's events for relay publishers.
 #[derive(Debug)]
 pub struct ServedStream {
     name: String,
     state: Mutex<ServedState>,
     changed: watch::Sender<u64>,
+    events: broadcast::Sender<RelayEvent>,
 }
 
 /// What a stream's lock protects.
 #[derive(Debug)]
 pub struct ServedState {
-    /// The LL-HLS window (the single renderer's input, on origin and edge alike).
-    pub window: PartWindow,
+    /// The LL-HLS window with its replication metadata (render from `window.window()`, the
+    /// single renderer's input on origin and edge alike).
+    pub window: RelayWindow,
     /// The multivariant attributes, known once the first init (origin) or the upstream's
     /// description (edge) arrived.
     pub variant: Option<VariantInfo>,
@@ -78,7 +95,28 @@ impl StreamTable {
 
     /// Adds `stream`, returning the one it replaces.
     pub fn insert(&self, stream: Arc<ServedStream>) -> Option<Arc<ServedStream>> {
-        lock(&self.streams).insert(stream.name.clone(), stream)
+        let replaced = lock(&self.streams).insert(stream.name.clone(), stream);
+        self.inserted.send_modify(|n| *n = n.wrapping_add(1));
+        replaced
+    }
+
+    /// The stream called `name`, waiting up to `timeout` for it to be inserted.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        timeout: std::time::Duration,
+    ) -> Option<Arc<ServedStream>> {
+        let mut inserted = self.inserted.subscribe();
+        let deadline = tokio::time::Instant::from_std(node::clock::now()) + timeout;
+        loop {
+            if let Some(stream) = self.get(name) {
+                return Some(stream);
+            }
+            match tokio::time::timeout_at(deadline, inserted.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return None,
+            }
+        }
     }
 
     /// Removes `name`.
@@ -96,7 +134,7 @@ impl StreamTable {
 
 impl ServedStream {
     /// A stream called `name` over `window`, writable by `owner`.
-    pub fn new(name: &str, window: PartWindow, owner: u64) -> Self {
+    pub fn new(name: &str, window: RelayWindow, owner: u64) -> Self {
         Self {
             name: name.to_owned(),
             state: Mutex::new(ServedState {
@@ -105,6 +143,7 @@ impl ServedStream {
                 owner,
             }),
             changed: watch::Sender::new(0),
+            events: broadcast::Sender::new(EVENT_BACKLOG),
         }
     }
 
@@ -123,8 +162,18 @@ impl ServedStream {
         self.changed.subscribe()
     }
 
-    /// Wakes every held request; call after each change (outside the lock).
-    pub fn notify(&self) {
+    /// The window's events from now on, for a relay publisher.
+    pub fn events(&self) -> broadcast::Receiver<RelayEvent> {
+        self.events.subscribe()
+    }
+
+    /// Hands the events drained from the window (under the lock) to relay publishers and wakes
+    /// every held request; call after each change, outside the lock.
+    pub fn notify(&self, events: Vec<RelayEvent>) {
+        for event in events {
+            // No receiver is fine: nobody replicates this stream right now.
+            let _ = self.events.send(event);
+        }
         self.changed
             .send_modify(|version| *version = version.wrapping_add(1));
     }

@@ -18,6 +18,7 @@ Prints one JSON object: {"ok": bool, "errors": [...], "checked": {...}}. Exit st
 
 import json
 import sys
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -28,8 +29,11 @@ EPSILON = 1e-6
 
 
 def fetch(url):
-    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
-        return response.status, response.read()
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        raise RuntimeError(f"{url}: HTTP {error.code}") from error
 
 
 def playlist(url):

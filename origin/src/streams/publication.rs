@@ -214,7 +214,8 @@ impl Publication {
                         ends_segment,
                         program_date_time_ms,
                     };
-                    if let Err(error) = state.window.handle_part(part) {
+                    if let Err(error) = state.window.handle_part(part, node::clock::unix_time_us())
+                    {
                         self.window_refused(error.reason(), &error);
                         continue;
                     }
@@ -227,13 +228,19 @@ impl Publication {
                 }
             }
         }
+        let mut relay_events = Vec::new();
         while let Some(event) = state.window.poll_output() {
-            if let hls::WindowEvent::TargetDurationRaised { from, to } = event {
+            if let relay_wire::RelayEvent::Window(hls::WindowEvent::TargetDurationRaised {
+                from,
+                to,
+            }) = event
+            {
                 tracing::warn!(stream = %self.stream.name(), from, to, "a segment outgrew EXT-X-TARGETDURATION; raised");
             }
+            relay_events.push(event);
         }
         drop(state);
-        stream.notify();
+        stream.notify(relay_events);
     }
 
     fn wall_clock(&mut self, start_ms: u64, duration: Duration) -> u64 {

@@ -55,10 +55,10 @@ async fn published_media_becomes_parts_with_wall_clock_dates() {
         variant.peak_bitrate > 0,
         "two segments closed, so a bitrate is known"
     );
-    assert_eq!(state.window.last_closed_msn(), Some(1));
-    assert!(state.window.segment(0).is_some() && state.window.init(0).is_some());
+    assert_eq!(state.window.window().last_closed_msn(), Some(1));
+    assert!(state.window.window().segment(0).is_some() && state.window.window().init(0).is_some());
     let playlist = hls::render_media(
-        &state.window,
+        state.window.window(),
         &hls::PlaylistQuery::default(),
         &hls::RenderOptions {
             rendition_reports: &[],
@@ -82,10 +82,10 @@ async fn a_reconnect_within_the_grace_continues_with_a_discontinuity() {
     feed(&mut second, 1100);
     let stream = hub.get("demo").unwrap();
     let state = stream.lock();
-    assert!(!state.window.is_ended());
-    assert_eq!(state.window.current_generation(), Some(1));
+    assert!(!state.window.window().is_ended());
+    assert_eq!(state.window.window().current_generation(), Some(1));
     let playlist = hls::render_media(
-        &state.window,
+        state.window.window(),
         &hls::PlaylistQuery::default(),
         &hls::RenderOptions {
             rendition_reports: &[],
@@ -114,9 +114,9 @@ async fn after_the_grace_the_stream_ends_and_a_new_publisher_starts_afresh() {
     );
     {
         let state = stream.lock();
-        assert!(state.window.is_ended());
+        assert!(state.window.window().is_ended());
         let playlist = hls::render_media(
-            &state.window,
+            state.window.window(),
             &hls::PlaylistQuery::default(),
             &hls::RenderOptions {
                 rendition_reports: &[],

@@ -12,9 +12,11 @@
 //! moof size is known up front, so each part is one exact allocation and one copy of
 //! the media bytes.
 
+mod describe;
 mod fragment;
 mod init;
 
+pub use describe::{InitDescription, describe_init};
 pub use fragment::write_fragment;
 pub use init::write_init;
 

@@ -38,3 +38,8 @@ pub const DEFAULT_REORDER_TIMEOUT: Duration = Duration::from_millis(500);
 /// Data frames a subscriber holds for a subscription id it does not know yet: a uni stream can
 /// overtake the `SubscribeOk` on the control stream. Oldest dropped first.
 pub const MAX_EARLY_FRAMES: usize = 64;
+
+/// A part stream must have been in flight at least this long before a newer part may cancel it:
+/// congestion means parts are stuck, while a burst (a parent edge's own backfill arriving at
+/// once) only queues briefly and must not turn into gaps downstream.
+pub const MIN_INFLIGHT_AGE_TO_CANCEL: Duration = Duration::from_millis(500);

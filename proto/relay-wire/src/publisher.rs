@@ -97,6 +97,8 @@ pub struct RelayPublisher {
     /// Priority base of the newest segment opened on this connection.
     segment_priority: i32,
     outputs: VecDeque<PublisherOutput>,
+    /// The latest `now` passed in: when part streams opened, for the congestion rule.
+    clock: Option<Instant>,
 }
 
 impl RelayPublisher {
@@ -113,11 +115,13 @@ impl RelayPublisher {
             next_token: 0,
             segment_priority: 0,
             outputs: VecDeque::new(),
+            clock: None,
         }
     }
 
     /// A frame from the control stream.
-    pub fn handle_control(&mut self, frame: Frame, _now: Instant) {
+    pub fn handle_control(&mut self, frame: Frame, now: Instant) {
+        self.clock = Some(now);
         match frame {
             Frame::Hello(hello) => self.on_hello(hello),
             _ if !self.peer_hello => self.fail(ProtocolError::HelloOutOfOrder),
@@ -141,8 +145,9 @@ impl RelayPublisher {
         &mut self,
         request_id: u64,
         answer: Result<SnapshotAndBackfill, ErrorCode>,
-        _now: Instant,
+        now: Instant,
     ) {
+        self.clock = Some(now);
         let Some((stream, rendition)) = self.lookups.remove(&request_id) else {
             return;
         };
@@ -215,15 +220,16 @@ impl RelayPublisher {
         stream: &str,
         rendition: &str,
         part: ReplicatedPart,
-        _now: Instant,
+        now: Instant,
     ) {
+        self.clock = Some(now);
         for id in self.matching(stream, rendition) {
             let Some(mut sub) = self.subscriptions.remove(&id) else {
                 continue;
             };
             if sub.accepts(part.position) {
                 sub.enqueue(part.clone());
-                if let Some(token) = sub.make_room_for_live() {
+                if let Some(token) = sub.make_room_for_live(self.clock) {
                     self.streams.remove(&token);
                     self.outputs
                         .push_back(PublisherOutput::CancelUniStream { token });
@@ -241,8 +247,9 @@ impl RelayPublisher {
         rendition: &str,
         generation: u32,
         data: Bytes,
-        _now: Instant,
+        now: Instant,
     ) {
+        self.clock = Some(now);
         for id in self.matching(stream, rendition) {
             if let Some(mut sub) = self.subscriptions.remove(&id) {
                 if sub.last_init.is_none_or(|g| generation > g) {
@@ -260,8 +267,9 @@ impl RelayPublisher {
         stream: &str,
         rendition: &str,
         last: Option<PartPosition>,
-        _now: Instant,
+        now: Instant,
     ) {
+        self.clock = Some(now);
         for subscription_id in self.matching(stream, rendition) {
             self.send(Frame::Discontinuity {
                 subscription_id,
@@ -276,8 +284,9 @@ impl RelayPublisher {
         stream: &str,
         rendition: &str,
         last: Option<PartPosition>,
-        _now: Instant,
+        now: Instant,
     ) {
+        self.clock = Some(now);
         for subscription_id in self.matching(stream, rendition) {
             if let Some(sub) = self.subscriptions.get_mut(&subscription_id) {
                 sub.ended = true;
@@ -290,12 +299,14 @@ impl RelayPublisher {
     }
 
     /// The peer read all of stream `token`.
-    pub fn handle_stream_finished(&mut self, token: StreamToken, _now: Instant) {
+    pub fn handle_stream_finished(&mut self, token: StreamToken, now: Instant) {
+        self.clock = Some(now);
         self.release(token);
     }
 
     /// Stream `token` was stopped by the peer or lost with its connection; not retried.
-    pub fn handle_stream_cancelled(&mut self, token: StreamToken, _now: Instant) {
+    pub fn handle_stream_cancelled(&mut self, token: StreamToken, now: Instant) {
+        self.clock = Some(now);
         self.release(token);
     }
 
@@ -391,7 +402,7 @@ impl RelayPublisher {
         while let Some(part) = sub.next_to_open() {
             let token = self.token();
             let priority = self.priority(sub, part.position);
-            sub.opened(token, part.position, priority);
+            sub.opened(token, part.position, priority, self.clock);
             self.streams.insert(token, sub.id);
             let frame = sub.part_frame(part);
             self.outputs.push_back(PublisherOutput::OpenUniStream {

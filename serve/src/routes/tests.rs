@@ -6,7 +6,8 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use bytes::Bytes;
-use hls::{PartInput, PartWindow, WindowConfig};
+use hls::{PartInput, WindowConfig};
+use relay_wire::RelayWindow;
 use tower::ServiceExt;
 
 use crate::{ServeMetrics, ServedStream, StreamTable, VariantInfo, routes};
@@ -14,7 +15,7 @@ use crate::{ServeMetrics, ServedStream, StreamTable, VariantInfo, routes};
 const PART: Duration = Duration::from_millis(200);
 
 fn setup() -> (axum::Router, Arc<ServedStream>, ServeMetrics) {
-    let window = PartWindow::new(WindowConfig::default()).unwrap();
+    let window = RelayWindow::new(WindowConfig::default()).unwrap();
     let stream = Arc::new(ServedStream::new("demo", window, 1));
     {
         let mut state = stream.lock();
@@ -47,10 +48,10 @@ fn push_part(stream: &ServedStream, n: u64) {
             ends_segment: n % 5 == 4,
             program_date_time_ms: 1_700_000_000_000 + n * 200,
         };
-        state.window.handle_part(part).unwrap();
+        state.window.handle_part(part, 0).unwrap();
         while state.window.poll_output().is_some() {}
     }
-    stream.notify();
+    stream.notify(Vec::new());
 }
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, axum::http::HeaderMap, String) {

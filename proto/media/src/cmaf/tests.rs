@@ -122,3 +122,39 @@ fn init_has_both_tracks() {
     Ftyp::decode(&mut buf).unwrap();
     assert_eq!(Moov::decode(&mut buf).unwrap().trak.len(), 1);
 }
+
+#[test]
+fn an_init_segment_describes_its_codecs_size_and_frame_rate() {
+    let clip = bytes::Bytes::from_static(include_bytes!("../../assets/demo.flv"));
+    let mut packager = crate::Packager::new(crate::PackagerConfig::default());
+    for tag in crate::flv::FlvReader::new(clip)
+        .unwrap()
+        .map(Result::unwrap)
+        .take(40)
+    {
+        let ts = u64::from(tag.timestamp_ms);
+        let _ = match tag.tag_type {
+            crate::flv::TagType::Video => packager.handle_video(ts, tag.body),
+            crate::flv::TagType::Audio => packager.handle_audio(ts, tag.body),
+            _ => Ok(()),
+        };
+    }
+    let init = std::iter::from_fn(|| packager.poll_output())
+        .find_map(|event| match event {
+            crate::Event::Init { init, codecs, .. } => Some((init, codecs)),
+            _ => None,
+        })
+        .unwrap();
+    let described = super::describe_init(&init.0).unwrap();
+    assert_eq!(
+        described.codecs, init.1,
+        "the same CODECS the packager computed from FLV"
+    );
+    assert_eq!(described.resolution, Some((640, 360)));
+    assert!(
+        described
+            .frame_rate
+            .is_some_and(|r| (r - 30.0).abs() < 0.01)
+    );
+    assert!(super::describe_init(b"junk").is_none());
+}

@@ -2,12 +2,13 @@
 //! congestion rule.
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use hls::PartPosition;
 
 use super::StreamToken;
 use crate::frame::{Frame, PartFrame};
-use crate::limits::{MAX_INFLIGHT_PARTS, MAX_QUEUED_PARTS};
+use crate::limits::{MAX_INFLIGHT_PARTS, MAX_QUEUED_PARTS, MIN_INFLIGHT_AGE_TO_CANCEL};
 use crate::window::ReplicatedPart;
 
 #[derive(Debug)]
@@ -24,7 +25,7 @@ pub(super) struct Subscription {
     /// `StreamEnded` was sent; no more parts.
     pub(super) ended: bool,
     /// Open part streams with their priorities, oldest first.
-    inflight: VecDeque<(StreamToken, PartPosition, i32)>,
+    inflight: VecDeque<(StreamToken, PartPosition, i32, Option<Instant>)>,
     /// Priority base of the newest segments opened, oldest first.
     segment_bases: VecDeque<(u64, i32)>,
     /// Parts waiting for room, oldest first.
@@ -64,16 +65,24 @@ impl Subscription {
     /// Congestion rule: a live part with nothing queued before it gets a stream at once; if
     /// [`MAX_INFLIGHT_PARTS`] are open, the one with the lowest priority (the last part of the
     /// oldest segment in flight) is cancelled (returned) to make room.
-    pub(super) fn make_room_for_live(&mut self) -> Option<StreamToken> {
+    pub(super) fn make_room_for_live(&mut self, now: Option<Instant>) -> Option<StreamToken> {
         if self.queue.len() != 1 || self.inflight.len() < MAX_INFLIGHT_PARTS {
             return None;
         }
+        // Only a part stuck for a while is congestion; a fresh burst just queues.
+        let stuck = |opened: &Option<Instant>| match (opened, now) {
+            (Some(opened), Some(now)) => {
+                now.saturating_duration_since(*opened) >= MIN_INFLIGHT_AGE_TO_CANCEL
+            }
+            _ => true,
+        };
         let (lowest, _) = self
             .inflight
             .iter()
             .enumerate()
-            .min_by_key(|(_, (_, _, priority))| *priority)?;
-        self.inflight.remove(lowest).map(|(token, _, _)| token)
+            .filter(|(_, (_, _, _, opened))| stuck(opened))
+            .min_by_key(|(_, (_, _, priority, _))| *priority)?;
+        self.inflight.remove(lowest).map(|(token, _, _, _)| token)
     }
 
     /// The priority base of segment `msn`, if one was given.
@@ -100,18 +109,27 @@ impl Subscription {
         self.queue.pop_front()
     }
 
-    pub(super) fn opened(&mut self, token: StreamToken, position: PartPosition, priority: i32) {
-        self.inflight.push_back((token, position, priority));
+    pub(super) fn opened(
+        &mut self,
+        token: StreamToken,
+        position: PartPosition,
+        priority: i32,
+        at: Option<Instant>,
+    ) {
+        self.inflight.push_back((token, position, priority, at));
     }
 
     pub(super) fn closed(&mut self, token: StreamToken) {
-        self.inflight.retain(|(t, _, _)| *t != token);
+        self.inflight.retain(|(t, _, _, _)| *t != token);
     }
 
     /// Unsubscribed: every open part stream to reset, and the queue dropped.
     pub(super) fn cancel_all(&mut self) -> Vec<StreamToken> {
         self.queue.clear();
-        self.inflight.drain(..).map(|(token, _, _)| token).collect()
+        self.inflight
+            .drain(..)
+            .map(|(token, _, _, _)| token)
+            .collect()
     }
 
     pub(super) fn part_frame(&self, part: ReplicatedPart) -> Frame {

@@ -122,7 +122,9 @@ fn congestion_keeps_at_most_the_limit_in_flight_and_never_cancels_inits() {
     let mut inflight = Vec::new();
     let mut inits = Vec::new();
     let mut cancelled = Vec::new();
-    for _ in 0..20 {
+    for i in 0..20u64 {
+        // Parts every 200 ms, none acknowledged: the link is congested.
+        let now = now + std::time::Duration::from_millis(200 * i);
         part(&mut window);
         while let Some(event) = window.poll_output() {
             p.handle_window_event("s", "r", &window, &event, now);
@@ -222,4 +224,44 @@ fn unsubscribe_cancels_open_parts() {
         .count();
     assert_eq!(cancels, 3);
     assert!(!p.is_subscribed("s", "r"));
+}
+
+#[test]
+fn a_burst_of_parts_queues_instead_of_cancelling() {
+    // A parent edge's backfill arrives all at once: nothing is stuck yet, so nothing may be
+    // cancelled (a cancelled part is a gap downstream); the extra parts wait for room.
+    #[expect(clippy::disallowed_methods, reason = "test epoch")]
+    let now = Instant::now();
+    let mut window = origin();
+    let mut p = subscribed(&window, now);
+    let mut opened = Vec::new();
+    for _ in 0..20 {
+        part(&mut window);
+        while let Some(event) = window.poll_output() {
+            p.handle_window_event("s", "r", &window, &event, now);
+        }
+        for out in drain(&mut p) {
+            match out {
+                PublisherOutput::CancelUniStream { .. } => panic!("a burst must not cancel"),
+                PublisherOutput::OpenUniStream { token, .. } => opened.push(token),
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(
+        opened.len(),
+        1 + MAX_INFLIGHT_PARTS,
+        "the init and a full window of parts"
+    );
+    // As streams finish, the queued parts follow.
+    let mut next = 0;
+    while let Some(&token) = opened.get(next) {
+        next += 1;
+        p.handle_stream_finished(token, now);
+        opened.extend(drain(&mut p).into_iter().filter_map(|out| match out {
+            PublisherOutput::OpenUniStream { token, .. } => Some(token),
+            _ => None,
+        }));
+    }
+    assert_eq!(opened.len(), 1 + 20, "every part was sent");
 }

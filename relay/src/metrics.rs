@@ -1,0 +1,111 @@
+//! Replication metrics, under `livecdn_relay_` in the node's registry.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+/// `{reason}` labels.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// A closed-set reason.
+    pub reason: &'static str,
+}
+
+/// Replication metrics of one node (both directions).
+#[derive(Debug, Clone)]
+pub struct RelayMetrics {
+    /// `livecdn_relay_downstream_connections`: subscriber connections open now.
+    pub downstream_connections: Gauge,
+    /// `livecdn_relay_parts_sent_total`: part streams opened to subscribers.
+    pub parts_sent: Counter,
+    /// `livecdn_relay_parts_cancelled_total`: part streams reset under congestion.
+    pub parts_cancelled: Counter,
+    /// `livecdn_relay_upstream_connected`: 1 while the upstream connection is up.
+    pub upstream_connected: Gauge,
+    /// `livecdn_relay_upstream_connects_total`: upstream connection attempts that succeeded.
+    pub upstream_connects: Counter,
+    /// `livecdn_relay_subscriptions`: upstream subscriptions held now.
+    pub subscriptions: Gauge,
+    /// `livecdn_relay_part_arrival_delay_seconds`: part arrival here minus the origin's clock
+    /// when it made the part (wall clocks of two machines: meaningful within NTP accuracy).
+    pub arrival_delay: Histogram,
+    /// `livecdn_relay_gaps_total{reason}`: parts skipped with a discontinuity.
+    pub gaps: Family<ReasonLabels, Counter>,
+    /// `livecdn_relay_errors_total{reason}`: connections closed for a protocol or IO error.
+    pub errors: Family<ReasonLabels, Counter>,
+}
+
+impl RelayMetrics {
+    /// Creates and registers the metrics in `registry` (the node's root registry).
+    pub fn register(registry: &mut Registry) -> Self {
+        let buckets = [
+            0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.08, 0.1, 0.2, 0.5, 1.0, 5.0,
+        ];
+        let metrics = Self {
+            downstream_connections: Gauge::default(),
+            parts_sent: Counter::default(),
+            parts_cancelled: Counter::default(),
+            upstream_connected: Gauge::default(),
+            upstream_connects: Counter::default(),
+            subscriptions: Gauge::default(),
+            arrival_delay: Histogram::new(buckets),
+            gaps: Family::default(),
+            errors: Family::default(),
+        };
+        let r = registry.sub_registry_with_prefix("livecdn_relay");
+        r.register(
+            "downstream_connections",
+            "Subscriber connections open now",
+            metrics.downstream_connections.clone(),
+        );
+        r.register(
+            "parts_sent",
+            "Part streams opened to subscribers",
+            metrics.parts_sent.clone(),
+        );
+        r.register(
+            "parts_cancelled",
+            "Part streams reset under congestion",
+            metrics.parts_cancelled.clone(),
+        );
+        r.register(
+            "upstream_connected",
+            "1 while the upstream connection is up",
+            metrics.upstream_connected.clone(),
+        );
+        r.register(
+            "upstream_connects",
+            "Upstream connections established",
+            metrics.upstream_connects.clone(),
+        );
+        r.register(
+            "subscriptions",
+            "Upstream subscriptions held now",
+            metrics.subscriptions.clone(),
+        );
+        r.register_with_unit(
+            "part_arrival_delay",
+            "Part arrival here minus the origin's clock when it made the part",
+            Unit::Seconds,
+            metrics.arrival_delay.clone(),
+        );
+        r.register(
+            "gaps",
+            "Parts skipped with a discontinuity, by reason",
+            metrics.gaps.clone(),
+        );
+        r.register(
+            "errors",
+            "Relay connections closed for an error, by reason",
+            metrics.errors.clone(),
+        );
+        metrics
+    }
+
+    pub(crate) fn error(&self, reason: &'static str) {
+        self.errors.get_or_create(&ReasonLabels { reason }).inc();
+    }
+}

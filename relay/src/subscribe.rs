@@ -1,0 +1,302 @@
+//! Upstream: an edge's connection to its origin or parent edge. Subscribes on demand, keeps
+//! the connection up with backoff, and mirrors every subscription's window into the edge's
+//! `serve::StreamTable`.
+//!
+//! Mirroring clones the subscriber's `RelayWindow` after each change: the clone shares every
+//! part's `Bytes`, so it copies metadata (a few dozen entries), never media.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use node::shutdown::Shutdown;
+use relay_wire::{
+    Backoff, FrameDecoder, RelayEvent, RelaySubscriber, StreamKind, SubscriberConfig,
+    SubscriberOutput, SubscriptionHandle,
+};
+use serve::{SOURCE_RENDITION, ServedStream, StreamTable};
+use tokio::sync::mpsc;
+
+use crate::RelayMetrics;
+use crate::metrics::ReasonLabels;
+
+/// Where an edge's upstream is. The stream directory will answer this per stream once the
+/// control plane lands; today one upstream serves every stream.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// The upstream's relay (QUIC) address.
+    pub addr: SocketAddr,
+    /// The name its certificate must carry.
+    pub server_name: String,
+    /// This node's id, sent in `Hello`.
+    pub node_id: String,
+}
+
+/// A handle to the upstream task.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    wanted: mpsc::Sender<String>,
+}
+
+impl Upstream {
+    /// Starts the upstream task on client `endpoint`, mirroring into `table`.
+    pub fn spawn(
+        endpoint: quinn::Endpoint,
+        config: UpstreamConfig,
+        table: Arc<StreamTable>,
+        metrics: RelayMetrics,
+        shutdown: Shutdown,
+    ) -> Self {
+        let (wanted, requests) = mpsc::channel(64);
+        tokio::spawn(run(endpoint, config, table, metrics, requests, shutdown));
+        Self { wanted }
+    }
+
+    /// Asks for `stream` (idempotent, returns at once); it appears in the table once the
+    /// upstream's snapshot arrived.
+    pub fn want(&self, stream: &str) {
+        let _ = self.wanted.try_send(stream.to_owned());
+    }
+}
+
+struct Mirror {
+    subscriber: RelaySubscriber,
+    names: HashMap<SubscriptionHandle, String>,
+    handles: HashMap<String, SubscriptionHandle>,
+    table: Arc<StreamTable>,
+    metrics: RelayMetrics,
+}
+
+async fn run(
+    endpoint: quinn::Endpoint,
+    config: UpstreamConfig,
+    table: Arc<StreamTable>,
+    metrics: RelayMetrics,
+    mut requests: mpsc::Receiver<String>,
+    shutdown: Shutdown,
+) {
+    let mut mirror = Mirror {
+        subscriber: RelaySubscriber::new(SubscriberConfig::new(config.node_id.clone())),
+        names: HashMap::new(),
+        handles: HashMap::new(),
+        table,
+        metrics,
+    };
+    let backoff = Backoff::new(node::clock::unix_time_us());
+    let mut attempt = 0u32;
+    loop {
+        let connected = match endpoint.connect(config.addr, &config.server_name) {
+            Ok(connecting) => connecting.await.map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        match connected {
+            Ok(connection) => {
+                attempt = 0;
+                mirror.metrics.upstream_connects.inc();
+                mirror.metrics.upstream_connected.set(1);
+                tracing::info!(upstream = %config.addr, "relay upstream connected");
+                let reason = mirror.pump(&connection, &mut requests, &shutdown).await;
+                mirror.metrics.upstream_connected.set(0);
+                mirror.subscriber.handle_connection_lost(node::clock::now());
+                // Outputs after a loss (resume points, last window changes) need no connection.
+                let _ = mirror.drain(None).await;
+                if shutdown.is_triggered() {
+                    return;
+                }
+                mirror.metrics.error(reason);
+                tracing::warn!(upstream = %config.addr, reason, "relay upstream lost, reconnecting");
+            }
+            Err(error) => {
+                mirror.metrics.error("connect");
+                tracing::warn!(upstream = %config.addr, %error, attempt, "relay upstream unreachable");
+            }
+        }
+        let delay = backoff.next_delay(attempt);
+        attempt = attempt.saturating_add(1);
+        // Keep accepting requests while waiting: they are subscribed on the next connection.
+        let wait = tokio::time::sleep(delay);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                () = &mut wait => break,
+                Some(stream) = requests.recv() => mirror.want(&stream),
+                () = shutdown.triggered() => return,
+            }
+        }
+    }
+}
+
+impl Mirror {
+    fn want(&mut self, stream: &str) {
+        if self.handles.contains_key(stream) {
+            return;
+        }
+        let handle = self
+            .subscriber
+            .subscribe(stream, SOURCE_RENDITION, node::clock::now());
+        self.names.insert(handle, stream.to_owned());
+        self.handles.insert(stream.to_owned(), handle);
+        self.metrics.subscriptions.set(self.handles.len() as i64);
+    }
+
+    /// Runs one connection until it ends; returns why.
+    async fn pump(
+        &mut self,
+        connection: &quinn::Connection,
+        requests: &mut mpsc::Receiver<String>,
+        shutdown: &Shutdown,
+    ) -> &'static str {
+        let Ok((mut control_tx, mut control_rx)) = connection.open_bi().await else {
+            return "control_stream";
+        };
+        let (data_tx, mut data_rx) = mpsc::channel::<Bytes>(256);
+        let reader = tokio::spawn(read_uni_streams(connection.clone(), data_tx));
+        let mut decoder = FrameDecoder::new(StreamKind::Control);
+        let mut buffer = vec![0u8; 16 * 1024];
+        self.subscriber.handle_connected(node::clock::now());
+        let reason = loop {
+            if let Err(reason) = self.drain(Some(&mut control_tx)).await {
+                break reason;
+            }
+            let deadline = self
+                .subscriber
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
+            let timer = async {
+                match deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                read = control_rx.read(&mut buffer) => match read {
+                    Ok(Some(n)) => {
+                        decoder.handle_bytes(&buffer[..n]);
+                        while let Some(frame) = decoder.poll_frame() {
+                            match frame {
+                                Ok(frame) => self.subscriber.handle_control(frame, node::clock::now()),
+                                Err(error) => return error.reason(),
+                            }
+                        }
+                    }
+                    Ok(None) | Err(_) => break "control_stream",
+                },
+                Some(data) = data_rx.recv() => match FrameDecoder::decode_data_stream(&data) {
+                    Ok(frame) => self.subscriber.handle_uni_frame(frame, node::clock::now()),
+                    Err(error) => break error.reason(),
+                },
+                Some(stream) = requests.recv() => self.want(&stream),
+                () = timer => self.subscriber.handle_timeout(node::clock::now()),
+                _ = connection.closed() => break "connection_lost",
+                () = shutdown.triggered() => {
+                    connection.close(0u32.into(), b"shutting down");
+                    break "shutdown";
+                }
+            }
+        };
+        reader.abort();
+        reason
+    }
+
+    /// The drain rule: act on every output; then mirror the windows that changed.
+    async fn drain(
+        &mut self,
+        mut control: Option<&mut quinn::SendStream>,
+    ) -> Result<(), &'static str> {
+        let mut changed: HashMap<SubscriptionHandle, Vec<RelayEvent>> = HashMap::new();
+        while let Some(output) = self.subscriber.poll_output() {
+            match output {
+                SubscriberOutput::SendControl(frame) => {
+                    if let Some(control) = control.as_deref_mut() {
+                        control
+                            .write_all(&frame.to_bytes())
+                            .await
+                            .map_err(|_| "control_stream")?;
+                    }
+                }
+                SubscriberOutput::WindowChanged {
+                    subscription,
+                    event,
+                } => {
+                    changed.entry(subscription).or_default().push(event);
+                }
+                SubscriberOutput::PartArrived { origin_time_us, .. } => {
+                    let delay_us = node::clock::unix_time_us().saturating_sub(origin_time_us);
+                    self.metrics.arrival_delay.observe(delay_us as f64 / 1e6);
+                }
+                SubscriberOutput::Gap { reason, .. } => {
+                    self.metrics
+                        .gaps
+                        .get_or_create(&ReasonLabels {
+                            reason: reason.reason(),
+                        })
+                        .inc();
+                }
+                SubscriberOutput::SubscriptionFailed {
+                    subscription,
+                    code,
+                    reason,
+                } => {
+                    if let Some(name) = self.names.remove(&subscription) {
+                        tracing::info!(stream = %name, code = code.reason(), %reason, "upstream refused the subscription");
+                        self.handles.remove(&name);
+                        self.subscriber
+                            .unsubscribe(subscription, node::clock::now());
+                        self.metrics.subscriptions.set(self.handles.len() as i64);
+                    }
+                }
+                SubscriberOutput::ResumeState { .. } => {}
+                SubscriberOutput::Error(error) => return Err(error.reason()),
+            }
+        }
+        for (handle, events) in changed {
+            self.mirror(handle, events);
+        }
+        Ok(())
+    }
+
+    fn mirror(&mut self, handle: SubscriptionHandle, events: Vec<RelayEvent>) {
+        let (Some(name), Some(window)) = (
+            self.names.get(&handle),
+            self.subscriber.relay_window(handle),
+        ) else {
+            return;
+        };
+        let window = window.clone();
+        let served = match self.table.get(name) {
+            Some(served) => served,
+            None => {
+                let served = Arc::new(ServedStream::new(name, window.clone(), handle.0));
+                self.table.insert(served.clone());
+                served
+            }
+        };
+        {
+            let mut state = served.lock();
+            state.variant = crate::variant::describe(&window).or(state.variant.take());
+            state.window = window;
+            state.owner = handle.0;
+        }
+        served.notify(events);
+    }
+}
+
+/// Reads every unidirectional stream the upstream opens, each a complete data frame.
+async fn read_uni_streams(connection: quinn::Connection, frames: mpsc::Sender<Bytes>) {
+    const MAX_DATA_STREAM: usize =
+        relay_wire::limits::MAX_PART_SIZE + relay_wire::limits::MAX_DATA_HEADER_SIZE;
+    while let Ok(mut stream) = connection.accept_uni().await {
+        let frames = frames.clone();
+        tokio::spawn(async move {
+            // A stream reset by the publisher (congestion) just ends here.
+            if let Ok(data) = stream.read_to_end(MAX_DATA_STREAM).await {
+                let _ = frames.send(Bytes::from(data)).await;
+            }
+        });
+    }
+}
+
+/// How long an edge waits, at most, for a first viewer's stream to arrive from upstream.
+pub const DEFAULT_PULL_WAIT: Duration = Duration::from_secs(5);

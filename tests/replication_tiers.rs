@@ -1,0 +1,349 @@
+//! Replication across three real processes: origin → edge A → edge B over QUIC with mutual
+//! TLS. FFmpeg publishes to the origin; edge B (two hops away) serves byte-identical playlists
+//! and media; killing edge A with SIGKILL and starting it again, edge B reconnects and keeps
+//! serving valid playlists; a node without the cluster's certificate is refused.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use support::{Process, free_port, get_when_up, parse_metrics, run};
+
+struct Node {
+    process: Process,
+    http: String,
+    _config: tempfile::TempDir,
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn tls(certs: &Path, node: &str) -> String {
+    let c = certs.display();
+    format!("[tls]\nca = \"{c}/ca.pem\"\ncert = \"{c}/{node}.pem\"\nkey = \"{c}/{node}.key\"\n")
+}
+
+async fn start(role: &str, config: String) -> Node {
+    // Every config here starts with [http]: its first `listen` is the HTTP listener.
+    let http = config
+        .lines()
+        .find_map(|l| l.strip_prefix("listen = \"127.0.0.1:"))
+        .map(|rest| format!("http://127.0.0.1:{}", rest.trim_end_matches('"')))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "node.toml", &config);
+    let process = Process::start(&[role, "--config", &path], &[]);
+    get_when_up(&reqwest::Client::new(), &format!("{http}/readyz")).await;
+    Node {
+        process,
+        http,
+        _config: dir,
+    }
+}
+
+fn edge_config(
+    http: u16,
+    relay: u16,
+    upstream: u16,
+    upstream_name: &str,
+    certs: &Path,
+    node: &str,
+) -> String {
+    format!(
+        "[node]\nid = \"{node}\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n[relay]\nupstream = \"127.0.0.1:{upstream}\"\n\
+         upstream_name = \"{upstream_name}\"\nlisten = \"127.0.0.1:{relay}\"\n[shutdown]\ndrain_deadline = \"1s\"\n{}",
+        tls(certs, node)
+    )
+}
+
+struct Spawned(Child);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn text(url: &str) -> (u16, String) {
+    let response = reqwest::get(url).await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn bytes(url: &str) -> Vec<u8> {
+    reqwest::get(url)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec()
+}
+
+async fn metric(node: &Node, name: &str) -> f64 {
+    let body = text(&format!("{}/metrics", node.http)).await.1;
+    parse_metrics(&body)
+        .samples
+        .iter()
+        .filter(|s| s.metric == name)
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) => v,
+            prometheus_parse::Value::Histogram(ref h) => h.last().map_or(0.0, |b| b.count),
+            _ => 0.0,
+        })
+        .sum()
+}
+
+/// The hinted part of `node`'s media playlist, as `_HLS_msn=M&_HLS_part=P`.
+async fn next_part_query(node: &Node) -> String {
+    let playlist = text(&format!("{}/live/tier/source/index.m3u8", node.http))
+        .await
+        .1;
+    let hint = playlist
+        .split("PRELOAD-HINT:TYPE=PART,URI=\"part")
+        .nth(1)
+        .unwrap()
+        .split(".m4s")
+        .next()
+        .unwrap();
+    let (msn, part) = hint.split_once('.').unwrap();
+    format!("_HLS_msn={msn}&_HLS_part={part}")
+}
+
+#[tokio::test]
+async fn three_processes_replicate_identically_and_survive_an_edge_restart() {
+    if Command::new("ffmpeg").arg("-version").output().is_err() {
+        assert!(
+            std::env::var_os("LIVECDN_REQUIRE_TOOLS").is_none(),
+            "ffmpeg is required"
+        );
+        eprintln!("skipping: ffmpeg not installed");
+        return;
+    }
+    let certs_dir = tempfile::tempdir().unwrap();
+    let certs = certs_dir.path();
+    let (status, _, stderr) = run(
+        &[
+            "certs",
+            "--out",
+            certs.to_str().unwrap(),
+            "--node",
+            "origin",
+            "--node",
+            "edge-a",
+            "--node",
+            "edge-b",
+        ],
+        &[],
+    );
+    assert!(status.success(), "{stderr}");
+
+    let (origin_http, origin_rtmp, origin_relay) = (free_port(), free_port(), free_port());
+    let origin = start(
+        "origin",
+        format!(
+            "[node]\nid = \"origin\"\n[http]\nlisten = \"127.0.0.1:{origin_http}\"\n[rtmp]\nlisten = \"127.0.0.1:{origin_rtmp}\"\n\
+             [relay]\nlisten = \"127.0.0.1:{origin_relay}\"\n[[streams]]\nname = \"tier\"\nkey = \"tier-key\"\n{}",
+            tls(certs, "origin")
+        ),
+    )
+    .await;
+    let (a_http, a_relay, b_http) = (free_port(), free_port(), free_port());
+    let edge_a_config = edge_config(a_http, a_relay, origin_relay, "origin", certs, "edge-a");
+    let mut edge_a = start("edge", edge_a_config.clone()).await;
+    let edge_b = start(
+        "edge",
+        edge_config(b_http, free_port(), a_relay, "edge-a", certs, "edge-b"),
+    )
+    .await;
+
+    let _ffmpeg = Spawned(
+        Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=640x360:rate=30",
+            ])
+            .args([
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=sample_rate=48000",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+            ])
+            .args([
+                "-tune",
+                "zerolatency",
+                "-g",
+                "30",
+                "-c:a",
+                "aac",
+                "-f",
+                "flv",
+            ])
+            .arg(format!("rtmp://127.0.0.1:{origin_rtmp}/live/tier-key"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    // Edge B is asked first: it pulls through edge A, which pulls from the origin.
+    let b_playlist = format!("{}/live/tier/source/index.m3u8", edge_b.http);
+    let mut ready = false;
+    for _ in 0..100 {
+        if text(&format!("{b_playlist}?_HLS_msn=3")).await.0 == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        ready,
+        "edge B never reached segment 3\nedge B log:\n{}",
+        edge_b.process.stderr()
+    );
+
+    // The same blocking request gives byte-identical playlists on all three nodes, and the
+    // objects they list are byte-identical too.
+    let pin = next_part_query(&origin).await;
+    let nodes = [&origin, &edge_a, &edge_b];
+    let mut playlists = Vec::new();
+    for node in nodes {
+        playlists.push(text(&format!("{}/live/tier/source/index.m3u8?{pin}", node.http)).await);
+    }
+    assert!(playlists.iter().all(|p| p.0 == 200), "{playlists:?}");
+    assert_eq!(playlists[0].1, playlists[1].1, "origin vs edge A");
+    if playlists[0].1 != playlists[2].1 {
+        let gaps = text(&format!("{}/metrics", edge_b.http)).await.1;
+        let gaps: Vec<&str> = gaps
+            .lines()
+            .filter(|l| l.starts_with("livecdn_relay_gaps"))
+            .collect();
+        panic!(
+            "origin vs edge B differ; edge B gaps: {gaps:?}\n{}\n---\n{}",
+            playlists[0].1, playlists[2].1
+        );
+    }
+    let listed: Vec<&str> = playlists[0]
+        .1
+        .lines()
+        .filter_map(|line| match line.split("URI=\"").nth(1) {
+            Some(rest) => rest.split('"').next(),
+            None => Some(line).filter(|l| !l.starts_with('#') && l.ends_with(".m4s")),
+        })
+        .filter(|uri| !uri.contains("index.m3u8"))
+        .collect();
+    assert!(listed.len() > 5, "{listed:?}");
+    for object in listed.iter().take(12) {
+        let from_origin = bytes(&format!("{}/live/tier/source/{object}", origin.http)).await;
+        let from_b = bytes(&format!("{}/live/tier/source/{object}", edge_b.http)).await;
+        assert!(
+            !from_origin.is_empty() && from_origin == from_b,
+            "{object} differs"
+        );
+    }
+    assert!(
+        metric(&edge_b, "livecdn_relay_part_arrival_delay_seconds").await > 10.0,
+        "arrival delays recorded"
+    );
+
+    // Kill edge A; edge B loses its upstream and reconnects once edge A is back.
+    drop(edge_a);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    edge_a = start("edge", edge_a_config).await;
+    let mut reconnected = false;
+    for _ in 0..100 {
+        if metric(&edge_b, "livecdn_relay_upstream_connects_total").await >= 2.0 {
+            reconnected = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        reconnected,
+        "edge B did not reconnect\n{}",
+        edge_b.process.stderr()
+    );
+    let before = next_part_query(&edge_b).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = next_part_query(&edge_b).await;
+    assert_ne!(
+        before, after,
+        "edge B's playlist moves on after the restart"
+    );
+
+    // Edge B's playlists stay valid for an independent checker.
+    let checker = tokio::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/check_llhls.py"))
+        .arg(&b_playlist)
+        .output()
+        .await
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&checker.stdout).unwrap();
+    println!("check_llhls on edge B after the restart: {report}");
+    assert_eq!(report["ok"], true, "{report}");
+    drop(edge_a);
+}
+
+#[tokio::test]
+async fn a_node_without_the_cluster_certificate_is_refused() {
+    let certs_dir = tempfile::tempdir().unwrap();
+    let rogue_dir = tempfile::tempdir().unwrap();
+    for (dir, node) in [(certs_dir.path(), "origin"), (rogue_dir.path(), "edge-x")] {
+        let (status, _, stderr) = run(
+            &["certs", "--out", dir.to_str().unwrap(), "--node", node],
+            &[],
+        );
+        assert!(status.success(), "{stderr}");
+    }
+    let (origin_http, origin_relay) = (free_port(), free_port());
+    let origin = start(
+        "origin",
+        format!(
+            "[http]\nlisten = \"127.0.0.1:{origin_http}\"\n[rtmp]\nlisten = \"127.0.0.1:0\"\n[relay]\nlisten = \"127.0.0.1:{origin_relay}\"\n{}",
+            tls(certs_dir.path(), "origin")
+        ),
+    )
+    .await;
+    // The rogue edge trusts nobody we know and presents a certificate of another CA.
+    let rogue = start(
+        "edge",
+        edge_config(
+            free_port(),
+            free_port(),
+            origin_relay,
+            "origin",
+            rogue_dir.path(),
+            "edge-x",
+        ),
+    )
+    .await;
+    let (status, _) = text(&format!("{}/live/anything/source/index.m3u8", rogue.http)).await;
+    assert_eq!(status, 404, "the rogue edge has no stream");
+    let mut refused = 0.0;
+    for _ in 0..50 {
+        refused = metric(&origin, "livecdn_relay_errors_total").await;
+        if refused >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused >= 1.0, "the origin counts the refused handshake");
+    assert_eq!(
+        metric(&rogue, "livecdn_relay_upstream_connected").await,
+        0.0
+    );
+}
