@@ -54,7 +54,7 @@ fn edge_config(
 ) -> String {
     format!(
         "[node]\nid = \"{node}\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n[relay]\nupstream = \"127.0.0.1:{upstream}\"\n\
-         upstream_name = \"{upstream_name}\"\nlisten = \"127.0.0.1:{relay}\"\n[shutdown]\ndrain_deadline = \"1s\"\n{}",
+         upstream_name = \"{upstream_name}\"\nlisten = \"127.0.0.1:{relay}\"\nidle_unsubscribe = \"4s\"\n[shutdown]\ndrain_deadline = \"1s\"\n{}",
         tls(certs, node)
     )
 }
@@ -295,6 +295,30 @@ async fn three_processes_replicate_identically_and_survive_an_edge_restart() {
     let report: serde_json::Value = serde_json::from_slice(&checker.stdout).unwrap();
     println!("check_llhls on edge B after the restart: {report}");
     assert_eq!(report["ok"], true, "{report}");
+
+    // Nobody watches any more: edge B unsubscribes, then edge A (whose only child left) too.
+    let mut dropped = false;
+    for _ in 0..100 {
+        if metric(&edge_b, "livecdn_relay_subscriptions").await == 0.0
+            && metric(&edge_a, "livecdn_relay_subscriptions").await == 0.0
+        {
+            dropped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        dropped,
+        "idle subscriptions were not dropped\n{}",
+        edge_b.process.stderr()
+    );
+    assert_eq!(
+        text(&format!("{}/live/tier/source/index.m3u8", edge_b.http))
+            .await
+            .0,
+        200,
+        "a new viewer pulls it again"
+    );
     drop(edge_a);
 }
 

@@ -48,6 +48,10 @@ pub struct RelaySection {
     /// this long for it. Duration. Default: `"5s"`.
     #[serde(with = "humantime_serde")]
     pub pull_wait: std::time::Duration,
+    /// A stream with no player request and no child edge for this long is unsubscribed and
+    /// dropped from memory. Duration. Default: `"30s"`.
+    #[serde(with = "humantime_serde")]
+    pub idle_unsubscribe: std::time::Duration,
 }
 
 impl Default for RelaySection {
@@ -57,6 +61,7 @@ impl Default for RelaySection {
             upstream_name: "origin".to_owned(),
             listen: None,
             pull_wait: std::time::Duration::from_secs(5),
+            idle_unsubscribe: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -6,9 +6,11 @@
 //! Data flow: `relay::subscribe::Upstream` (subscribe on first viewer, mirror windows into a
 //! `serve::StreamTable`) → `serve::routes` (players) and `relay::publish::serve` (children).
 //!
+//! A stream nobody requested for `relay.idle_unsubscribe` (and no child edge holds) is
+//! unsubscribed and dropped from memory.
+//!
 //! **Not implemented yet:** the byte-bounded moka cache (`cache.max_bytes` is read but the
-//! windows are the only store), unsubscribing after the last viewer leaves, the stream
-//! directory (one upstream serves every stream).
+//! windows are the only store) and the stream directory (one upstream serves every stream).
 #![warn(missing_docs)]
 
 pub mod config;
@@ -142,6 +144,7 @@ impl BoundEdge {
                     addr,
                     server_name: config.relay.upstream_name.clone(),
                     node_id: node_id.clone(),
+                    idle_unsubscribe: config.relay.idle_unsubscribe,
                 };
                 Some(Upstream::spawn(
                     endpoint,

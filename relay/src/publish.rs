@@ -109,6 +109,9 @@ impl Downstream {
     async fn run(mut self, shutdown: Shutdown) -> Result<(), &'static str> {
         let result = self.pump(shutdown).await;
         self.stop.cancel(); // ends the event forwarders
+        for served in self.streams.values() {
+            served.count_subscriber(false);
+        }
         result
     }
 
@@ -130,6 +133,7 @@ impl Downstream {
                             let frame = frame.map_err(|e| e.reason())?;
                             self.publisher.handle_control(frame, node::clock::now());
                         }
+                        self.forget_unsubscribed();
                     }
                     Ok(None) => return Ok(()),
                     Err(_) => return Err("control_stream"),
@@ -216,6 +220,18 @@ impl Downstream {
         Ok(())
     }
 
+    /// Stops counting this connection as a subscriber of streams it unsubscribed from.
+    fn forget_unsubscribed(&mut self) {
+        let publisher = &self.publisher;
+        self.streams.retain(|name, served| {
+            let still = publisher.is_subscribed(name, SOURCE_RENDITION);
+            if !still {
+                served.count_subscriber(false);
+            }
+            still
+        });
+    }
+
     /// Answers a subscribe with the stream's snapshot, after starting to forward the stream's
     /// events, so nothing between the snapshot and the first event is missed (the publisher
     /// drops parts it already sent).
@@ -231,6 +247,7 @@ impl Downstream {
         let served = served.ok_or(ErrorCode::UnknownStream)?;
         let name = served.name().to_owned();
         if !self.streams.contains_key(&name) {
+            served.count_subscriber(true);
             self.streams.insert(name.clone(), served.clone());
             let (events, sender, stop) =
                 (served.events(), self.events.0.clone(), self.stop.clone());

@@ -32,6 +32,9 @@ pub struct UpstreamConfig {
     pub server_name: String,
     /// This node's id, sent in `Hello`.
     pub node_id: String,
+    /// A subscription with no player request and no child subscriber for this long is
+    /// dropped (and its window removed).
+    pub idle_unsubscribe: Duration,
 }
 
 /// A handle to the upstream task.
@@ -67,6 +70,7 @@ struct Mirror {
     handles: HashMap<String, SubscriptionHandle>,
     table: Arc<StreamTable>,
     metrics: RelayMetrics,
+    idle_unsubscribe: Duration,
 }
 
 async fn run(
@@ -83,6 +87,7 @@ async fn run(
         handles: HashMap::new(),
         table,
         metrics,
+        idle_unsubscribe: config.idle_unsubscribe,
     };
     let backoff = Backoff::new(node::clock::unix_time_us());
     let mut attempt = 0u32;
@@ -155,6 +160,9 @@ impl Mirror {
         let reader = tokio::spawn(read_uni_streams(connection.clone(), data_tx));
         let mut decoder = FrameDecoder::new(StreamKind::Control);
         let mut buffer = vec![0u8; 16 * 1024];
+        let mut idle_check = tokio::time::interval(
+            (self.idle_unsubscribe / 4).clamp(Duration::from_millis(100), Duration::from_secs(5)),
+        );
         self.subscriber.handle_connected(node::clock::now());
         let reason = loop {
             if let Err(reason) = self.drain(Some(&mut control_tx)).await {
@@ -189,6 +197,7 @@ impl Mirror {
                 },
                 Some(stream) = requests.recv() => self.want(&stream),
                 () = timer => self.subscriber.handle_timeout(node::clock::now()),
+                _ = idle_check.tick() => self.drop_idle(),
                 _ = connection.closed() => break "connection_lost",
                 () = shutdown.triggered() => {
                     connection.close(0u32.into(), b"shutting down");
@@ -255,6 +264,29 @@ impl Mirror {
             self.mirror(handle, events);
         }
         Ok(())
+    }
+
+    /// Drops subscriptions nobody watched for `idle_unsubscribe` (no player request, no child
+    /// subscriber), removing their windows.
+    fn drop_idle(&mut self) {
+        let idle: Vec<(String, SubscriptionHandle)> = self
+            .handles
+            .iter()
+            .filter(|(name, _)| {
+                self.table.get(name).is_some_and(|served| {
+                    served.subscribers() == 0 && served.idle_for() >= self.idle_unsubscribe
+                })
+            })
+            .map(|(name, handle)| (name.clone(), *handle))
+            .collect();
+        for (name, handle) in idle {
+            tracing::info!(stream = %name, idle = ?self.idle_unsubscribe, "no viewer: unsubscribing");
+            self.subscriber.unsubscribe(handle, node::clock::now());
+            self.handles.remove(&name);
+            self.names.remove(&handle);
+            self.table.remove(&name);
+        }
+        self.metrics.subscriptions.set(self.handles.len() as i64);
     }
 
     fn mirror(&mut self, handle: SubscriptionHandle, events: Vec<RelayEvent>) {

@@ -39,6 +39,7 @@ async fn multivariant(State(serving): State<Serving>, Path(stream): Path<String>
     let Some(live) = serving.source.find(&stream).await else {
         return respond::not_found("unknown stream");
     };
+    live.touch();
     let rendered = wait_for(&serving.metrics, &live, MULTIVARIANT_WAIT, |state| {
         let variant = state.variant.as_ref()?;
         let bandwidth = variant.peak_bitrate.max(variant.average_bitrate);
@@ -82,6 +83,7 @@ async fn rendition_object(
     let Some(live) = serving.source.find(&stream).await else {
         return respond::not_found("unknown stream");
     };
+    live.touch();
     match object {
         MediaObject::Playlist => {
             media_playlist(&serving.metrics, &live, query.as_deref().unwrap_or("")).await

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use relay_wire::{RelayEvent, RelayWindow};
@@ -36,6 +37,10 @@ pub struct ServedStream {
     state: Mutex<ServedState>,
     changed: watch::Sender<u64>,
     events: broadcast::Sender<RelayEvent>,
+    /// Wall-clock ms of the last player request (an edge unsubscribes idle streams).
+    last_request_ms: AtomicU64,
+    /// Downstream relay subscriptions (child edges) holding this stream.
+    subscribers: AtomicUsize,
 }
 
 /// What a stream's lock protects.
@@ -144,6 +149,8 @@ impl ServedStream {
             }),
             changed: watch::Sender::new(0),
             events: broadcast::Sender::new(EVENT_BACKLOG),
+            last_request_ms: AtomicU64::new(node::clock::unix_time_ms()),
+            subscribers: AtomicUsize::new(0),
         }
     }
 
@@ -160,6 +167,34 @@ impl ServedStream {
     /// A receiver that sees every change.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
+    }
+
+    /// A player asked for this stream now.
+    pub fn touch(&self) {
+        self.last_request_ms
+            .store(node::clock::unix_time_ms(), Ordering::Relaxed);
+    }
+
+    /// How long ago a player last asked for this stream.
+    pub fn idle_for(&self) -> std::time::Duration {
+        let last = self.last_request_ms.load(Ordering::Relaxed);
+        std::time::Duration::from_millis(node::clock::unix_time_ms().saturating_sub(last))
+    }
+
+    /// A downstream relay subscription started (`+1`) or ended (`-1`); returns the count.
+    pub fn count_subscriber(&self, started: bool) -> usize {
+        if started {
+            self.subscribers.fetch_add(1, Ordering::Relaxed) + 1
+        } else {
+            self.subscribers
+                .fetch_sub(1, Ordering::Relaxed)
+                .saturating_sub(1)
+        }
+    }
+
+    /// Downstream relay subscriptions holding this stream now.
+    pub fn subscribers(&self) -> usize {
+        self.subscribers.load(Ordering::Relaxed)
     }
 
     /// The window's events from now on, for a relay publisher.
