@@ -371,3 +371,155 @@ async fn a_node_without_the_cluster_certificate_is_refused() {
         0.0
     );
 }
+
+#[tokio::test]
+async fn replication_across_a_lossy_link_keeps_playlists_valid() {
+    if Command::new("ffmpeg").arg("-version").output().is_err() {
+        assert!(
+            std::env::var_os("LIVECDN_REQUIRE_TOOLS").is_none(),
+            "ffmpeg is required"
+        );
+        eprintln!("skipping: ffmpeg not installed");
+        return;
+    }
+    let certs_dir = tempfile::tempdir().unwrap();
+    let certs = certs_dir.path();
+    let (status, _, stderr) = run(
+        &[
+            "certs",
+            "--out",
+            certs.to_str().unwrap(),
+            "--node",
+            "origin",
+            "--node",
+            "edge-a",
+        ],
+        &[],
+    );
+    assert!(status.success(), "{stderr}");
+    let (origin_http, origin_rtmp, origin_relay) = (free_port(), free_port(), free_port());
+    let _origin = start(
+        "origin",
+        format!(
+            "[http]\nlisten = \"127.0.0.1:{origin_http}\"\n[rtmp]\nlisten = \"127.0.0.1:{origin_rtmp}\"\n\
+             [relay]\nlisten = \"127.0.0.1:{origin_relay}\"\n[[streams]]\nname = \"tier\"\nkey = \"tier-key\"\n{}",
+            tls(certs, "origin")
+        ),
+    )
+    .await;
+    // 2 % loss each way and 20 ms each way: a 40 ms RTT path between regions.
+    let lossy = support::LossyUdpRelay::start(
+        format!("127.0.0.1:{origin_relay}").parse().unwrap(),
+        0.02,
+        Duration::from_millis(20),
+    )
+    .await;
+    let edge = start(
+        "edge",
+        edge_config(
+            free_port(),
+            free_port(),
+            lossy.addr.port(),
+            "origin",
+            certs,
+            "edge-a",
+        ),
+    )
+    .await;
+    let _ffmpeg = Spawned(
+        Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=640x360:rate=30",
+            ])
+            .args([
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=sample_rate=48000",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+            ])
+            .args([
+                "-tune",
+                "zerolatency",
+                "-g",
+                "30",
+                "-c:a",
+                "aac",
+                "-f",
+                "flv",
+            ])
+            .arg(format!("rtmp://127.0.0.1:{origin_rtmp}/live/tier-key"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let playlist = format!("{}/live/tier/source/index.m3u8", edge.http);
+    let mut ready = false;
+    for _ in 0..100 {
+        if text(&format!("{playlist}?_HLS_msn=10")).await.0 == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        ready,
+        "the edge never reached segment 10 across the lossy link\n{}",
+        edge.process.stderr()
+    );
+
+    // Playback through the lossy link decodes cleanly, and the playlists stay valid.
+    let play = tokio::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-v",
+            "error",
+            "-i",
+            &playlist,
+            "-t",
+            "5",
+            "-f",
+            "null",
+            "-",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        play.status.success() && play.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&play.stderr)
+    );
+    let checker = tokio::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/check_llhls.py"))
+        .arg(&playlist)
+        .output()
+        .await
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&checker.stdout).unwrap();
+    assert_eq!(report["ok"], true, "{report}");
+
+    // Report (not assert) the arrival delay behind the origin across the lossy link.
+    let metrics = text(&format!("{}/metrics", edge.http)).await.1;
+    let buckets: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("livecdn_relay_part_arrival_delay_seconds_bucket"))
+        .collect();
+    let gaps: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("livecdn_relay_gaps_total"))
+        .collect();
+    println!("part arrival delay across 2% loss, 40 ms RTT: {buckets:#?}\ngaps: {gaps:?}");
+}

@@ -206,3 +206,115 @@ pub fn assert_no_panic(stderr: &str) {
         "backtrace in stderr:\n{stderr}"
     );
 }
+
+/// A UDP relay between one client and one server that drops and delays datagrams, for QUIC
+/// under loss. Deterministic for a seed (`LIVECDN_SIM_SEED` overrides it; the seed is printed).
+pub struct LossyUdpRelay {
+    /// The address clients send to.
+    pub addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LossyUdpRelay {
+    /// Relays to `server`, dropping each datagram with probability `loss` (0..1) and delaying
+    /// each one by `one_way` in each direction.
+    pub async fn start(server: std::net::SocketAddr, loss: f64, one_way: Duration) -> Self {
+        let seed = std::env::var("LIVECDN_SIM_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x5eed_u64);
+        println!("lossy relay: loss {loss}, one-way delay {one_way:?}, LIVECDN_SIM_SEED={seed}");
+        let front = std::sync::Arc::new(
+            tokio::net::UdpSocket::bind("127.0.0.1:0")
+                .await
+                .expect("bind relay"),
+        );
+        let back = std::sync::Arc::new(
+            tokio::net::UdpSocket::bind("127.0.0.1:0")
+                .await
+                .expect("bind relay"),
+        );
+        back.connect(server).await.expect("connect relay");
+        let addr = front.local_addr().expect("relay address");
+        // One FIFO delay line per direction: packets keep their order, as on a real path
+        // (a task per packet would reorder those sent in the same millisecond).
+        let (to_server, mut server_line) =
+            tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+        let (to_client, mut client_line) = tokio::sync::mpsc::unbounded_channel::<(
+            tokio::time::Instant,
+            Vec<u8>,
+            std::net::SocketAddr,
+        )>();
+        let (back_tx, front_tx) = (back.clone(), front.clone());
+        let lines = tokio::spawn(async move {
+            let server = async {
+                while let Some((due, data)) = server_line.recv().await {
+                    tokio::time::sleep_until(due).await;
+                    let _ = back_tx.send(&data).await;
+                }
+            };
+            let client = async {
+                while let Some((due, data, to)) = client_line.recv().await {
+                    tokio::time::sleep_until(due).await;
+                    let _ = front_tx.send_to(&data, to).await;
+                }
+            };
+            tokio::join!(server, client);
+        });
+        let task = tokio::spawn(async move {
+            let _lines = AbortOnDrop(lines);
+            let mut rng = seed | 1;
+            let mut next = move || {
+                // xorshift64*: a few lines of deterministic noise, no crate needed.
+                rng ^= rng >> 12;
+                rng ^= rng << 25;
+                rng ^= rng >> 27;
+                (rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+            };
+            let mut client = None;
+            let (mut up, mut down) = (vec![0u8; 65_536], vec![0u8; 65_536]);
+            loop {
+                // The relay's own clock: tokio's, read through the project's clock boundary.
+                let due = tokio::time::Instant::from_std(livecdn_clock_now()) + one_way;
+                tokio::select! {
+                    Ok((n, from)) = front.recv_from(&mut up) => {
+                        client = Some(from);
+                        if next() >= loss {
+                            let _ = to_server.send((due, up[..n].to_vec()));
+                        }
+                    }
+                    Ok(n) = back.recv(&mut down) => {
+                        if let Some(client) = client && next() >= loss {
+                            let _ = to_client.send((due, down[..n].to_vec(), client));
+                        }
+                    }
+                }
+            }
+        });
+        Self { addr, task }
+    }
+}
+
+impl Drop for LossyUdpRelay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Monotonic now for test helpers: tokio's clock, as `node::clock` reads it.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "test helper clock, mirrors node::clock::now"
+)]
+fn livecdn_clock_now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
