@@ -59,6 +59,60 @@ fn edge_config(
     )
 }
 
+/// An origin with stream `tier` (key `tier-key`), RTMP and a relay listener on free ports;
+/// returns the node, its RTMP port and its relay port.
+async fn start_tier_origin(certs: &Path) -> (Node, u16, u16) {
+    let (http, rtmp, relay) = (free_port(), free_port(), free_port());
+    let config = format!(
+        "[http]\nlisten = \"127.0.0.1:{http}\"\n[node]\nid = \"origin\"\n[rtmp]\nlisten = \"127.0.0.1:{rtmp}\"\n\
+         [relay]\nlisten = \"127.0.0.1:{relay}\"\n[[streams]]\nname = \"tier\"\nkey = \"tier-key\"\n{}",
+        tls(certs, "origin")
+    );
+    (start("origin", config).await, rtmp, relay)
+}
+
+/// FFmpeg publishing a 640x360 test pattern and a tone to the `tier` stream of the origin
+/// whose RTMP port is `rtmp`.
+fn publish_tier(rtmp: u16) -> Spawned {
+    let child = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=30",
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=sample_rate=48000",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ])
+        .args([
+            "-tune",
+            "zerolatency",
+            "-g",
+            "30",
+            "-c:a",
+            "aac",
+            "-f",
+            "flv",
+        ])
+        .arg(format!("rtmp://127.0.0.1:{rtmp}/live/tier-key"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    Spawned(child.expect("spawn ffmpeg"))
+}
+
 struct Spawned(Child);
 
 impl Drop for Spawned {
@@ -141,16 +195,7 @@ async fn three_processes_replicate_identically_and_survive_an_edge_restart() {
     );
     assert!(status.success(), "{stderr}");
 
-    let (origin_http, origin_rtmp, origin_relay) = (free_port(), free_port(), free_port());
-    let origin = start(
-        "origin",
-        format!(
-            "[node]\nid = \"origin\"\n[http]\nlisten = \"127.0.0.1:{origin_http}\"\n[rtmp]\nlisten = \"127.0.0.1:{origin_rtmp}\"\n\
-             [relay]\nlisten = \"127.0.0.1:{origin_relay}\"\n[[streams]]\nname = \"tier\"\nkey = \"tier-key\"\n{}",
-            tls(certs, "origin")
-        ),
-    )
-    .await;
+    let (origin, origin_rtmp, origin_relay) = start_tier_origin(certs).await;
     let (a_http, a_relay, b_http) = (free_port(), free_port(), free_port());
     let edge_a_config = edge_config(a_http, a_relay, origin_relay, "origin", certs, "edge-a");
     let mut edge_a = start("edge", edge_a_config.clone()).await;
@@ -160,45 +205,7 @@ async fn three_processes_replicate_identically_and_survive_an_edge_restart() {
     )
     .await;
 
-    let _ffmpeg = Spawned(
-        Command::new("ffmpeg")
-            .args([
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-re",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=size=640x360:rate=30",
-            ])
-            .args([
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=sample_rate=48000",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-            ])
-            .args([
-                "-tune",
-                "zerolatency",
-                "-g",
-                "30",
-                "-c:a",
-                "aac",
-                "-f",
-                "flv",
-            ])
-            .arg(format!("rtmp://127.0.0.1:{origin_rtmp}/live/tier-key"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _ffmpeg = publish_tier(origin_rtmp);
 
     // Edge B is asked first: it pulls through edge A, which pulls from the origin.
     let b_playlist = format!("{}/live/tier/source/index.m3u8", edge_b.http);
@@ -397,16 +404,7 @@ async fn replication_across_a_lossy_link_keeps_playlists_valid() {
         &[],
     );
     assert!(status.success(), "{stderr}");
-    let (origin_http, origin_rtmp, origin_relay) = (free_port(), free_port(), free_port());
-    let _origin = start(
-        "origin",
-        format!(
-            "[http]\nlisten = \"127.0.0.1:{origin_http}\"\n[rtmp]\nlisten = \"127.0.0.1:{origin_rtmp}\"\n\
-             [relay]\nlisten = \"127.0.0.1:{origin_relay}\"\n[[streams]]\nname = \"tier\"\nkey = \"tier-key\"\n{}",
-            tls(certs, "origin")
-        ),
-    )
-    .await;
+    let (_origin, origin_rtmp, origin_relay) = start_tier_origin(certs).await;
     // 2 % loss each way and 20 ms each way: a 40 ms RTT path between regions.
     let lossy = support::LossyUdpRelay::start(
         format!("127.0.0.1:{origin_relay}").parse().unwrap(),
@@ -426,45 +424,7 @@ async fn replication_across_a_lossy_link_keeps_playlists_valid() {
         ),
     )
     .await;
-    let _ffmpeg = Spawned(
-        Command::new("ffmpeg")
-            .args([
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-re",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=size=640x360:rate=30",
-            ])
-            .args([
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=sample_rate=48000",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-            ])
-            .args([
-                "-tune",
-                "zerolatency",
-                "-g",
-                "30",
-                "-c:a",
-                "aac",
-                "-f",
-                "flv",
-            ])
-            .arg(format!("rtmp://127.0.0.1:{origin_rtmp}/live/tier-key"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _ffmpeg = publish_tier(origin_rtmp);
     let playlist = format!("{}/live/tier/source/index.m3u8", edge.http);
     let mut ready = false;
     for _ in 0..100 {
