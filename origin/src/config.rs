@@ -153,7 +153,7 @@ fn window_segments<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<
 
 fn stream_name<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     let name = String::deserialize(deserializer)?;
-    if !is_valid_stream_name(&name) {
+    if !serve::is_valid_stream_name(&name) {
         return Err(serde::de::Error::custom(format!(
             "invalid stream name {name:?}: use 1 to 64 letters, digits, '-' and '_'"
         )));
@@ -182,12 +182,4 @@ fn unique_streams<'de, D: serde::Deserializer<'de>>(
         }
     }
     Ok(streams)
-}
-
-/// Whether `name` is usable as a stream name (and so as a URL path segment).
-pub fn is_valid_stream_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
