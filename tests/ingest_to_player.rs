@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use support::{Process, free_port, get_when_up, parse_metrics};
+use support::{Process, Spawned, free_port, get_when_up, parse_metrics};
 
 /// Encoding 720p30 in real time takes most of a core: one FFmpeg-heavy test at a time.
 static ENCODER_SLOT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -92,16 +92,6 @@ impl Origin {
                 _ => 0.0,
             })
             .sum()
-    }
-}
-
-/// A child process (ffmpeg) killed by its PID when dropped.
-struct Spawned(Child);
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 

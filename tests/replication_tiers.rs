@@ -4,10 +4,10 @@
 //! serving valid playlists; a node without the cluster's certificate is refused.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{Process, free_port, get_when_up, parse_metrics, run};
+use support::{Process, Spawned, free_port, get_when_up, parse_metrics, run};
 
 struct Node {
     process: Process,
@@ -111,15 +111,6 @@ fn publish_tier(rtmp: u16) -> Spawned {
         .stderr(Stdio::null())
         .spawn();
     Spawned(child.expect("spawn ffmpeg"))
-}
-
-struct Spawned(Child);
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 async fn text(url: &str) -> (u16, String) {

@@ -61,12 +61,7 @@ pub async fn bind(config: EdgeConfig) -> Result<BoundEdge, RoleError> {
         }
         (None, false) => None,
     };
-    let http_tls = config
-        .http
-        .tls
-        .as_ref()
-        .map(node::http::load_server_tls)
-        .transpose()?;
+    let http_tls = node::role::load_http_tls(&config.http)?;
     let mut services = NodeServices::new(ROLE);
     let relay_metrics = relay::RelayMetrics::register(&mut services.registry);
     let serve_metrics = ServeMetrics::register(&mut services.registry);
@@ -74,30 +69,21 @@ pub async fn bind(config: EdgeConfig) -> Result<BoundEdge, RoleError> {
         .bind_http(config.http.listen, "http.listen")
         .await?;
     let upstream = match (config.relay.upstream, tls) {
-        (Some(upstream), Some(tls)) => {
-            let local: SocketAddr = if upstream.is_ipv4() {
-                ([0, 0, 0, 0], 0).into()
-            } else {
-                ([0u16; 8], 0).into()
-            };
-            let socket = node::listen::bind_udp(local, "relay.upstream")?;
-            Some(node::quic::client_endpoint(
-                socket,
-                tls,
-                &[relay_wire::ALPN],
-            )?)
-        }
+        (Some(upstream), Some(tls)) => Some(node::role::bind_quic_client(
+            upstream,
+            "relay.upstream",
+            tls,
+            &[relay_wire::ALPN],
+        )?),
         _ => None,
     };
     let children = match (config.relay.listen, tls) {
-        (Some(listen), Some(tls)) => {
-            let socket = node::listen::bind_udp(listen, "relay.listen")?;
-            Some(node::quic::server_endpoint(
-                socket,
-                tls,
-                &[relay_wire::ALPN],
-            )?)
-        }
+        (Some(listen), Some(tls)) => Some(node::role::bind_quic_server(
+            listen,
+            "relay.listen",
+            tls,
+            &[relay_wire::ALPN],
+        )?),
         _ => None,
     };
     Ok(BoundEdge {

@@ -96,11 +96,7 @@ impl ListenerOnly {
         http: &HttpSection<PORT>,
         drain_deadline: Duration,
     ) -> Result<Self, RoleError> {
-        let tls = http
-            .tls
-            .as_ref()
-            .map(crate::http::load_server_tls)
-            .transpose()?;
+        let tls = load_http_tls(http)?;
         let services = NodeServices::new(role);
         let listener = services.bind_http(http.listen, "http.listen").await?;
         Ok(Self {
@@ -153,4 +149,44 @@ pub enum RoleError {
     /// Serving failed.
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Loads the `[http]` HTTPS certificate when one is configured.
+pub fn load_http_tls<const PORT: u16>(
+    http: &HttpSection<PORT>,
+) -> Result<Option<Arc<rustls::ServerConfig>>, RoleError> {
+    Ok(http
+        .tls
+        .as_ref()
+        .map(crate::http::load_server_tls)
+        .transpose()?)
+}
+
+/// Binds UDP `addr` (config key `key`) and makes a QUIC server endpoint with mutual TLS and
+/// `alpn` on it (it can also open client connections).
+pub fn bind_quic_server(
+    addr: SocketAddr,
+    key: &str,
+    tls: &crate::quic::NodeTls,
+    alpn: &[&[u8]],
+) -> Result<quinn::Endpoint, RoleError> {
+    let socket = crate::listen::bind_udp(addr, key)?;
+    Ok(crate::quic::server_endpoint(socket, tls, alpn)?)
+}
+
+/// Binds an ephemeral UDP port of `remote`'s address family (config key `key` in errors) and
+/// makes a QUIC client endpoint presenting this node's certificate.
+pub fn bind_quic_client(
+    remote: SocketAddr,
+    key: &str,
+    tls: &crate::quic::NodeTls,
+    alpn: &[&[u8]],
+) -> Result<quinn::Endpoint, RoleError> {
+    let local: SocketAddr = if remote.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        ([0u16; 8], 0).into()
+    };
+    let socket = crate::listen::bind_udp(local, key)?;
+    Ok(crate::quic::client_endpoint(socket, tls, alpn)?)
 }

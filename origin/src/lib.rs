@@ -63,14 +63,12 @@ pub async fn bind_with_keys(
         .map(node::quic::NodeTls::load)
         .transpose()?;
     let relay = match (config.relay.listen, &node_tls) {
-        (Some(addr), Some(tls)) => {
-            let socket = node::listen::bind_udp(addr, "relay.listen")?;
-            Some(node::quic::server_endpoint(
-                socket,
-                tls,
-                &[relay_wire::ALPN],
-            )?)
-        }
+        (Some(addr), Some(tls)) => Some(node::role::bind_quic_server(
+            addr,
+            "relay.listen",
+            tls,
+            &[relay_wire::ALPN],
+        )?),
         (Some(_), None) => {
             return Err(RoleError::Missing(
                 "relay.listen needs the [tls] section".to_owned(),
@@ -78,12 +76,7 @@ pub async fn bind_with_keys(
         }
         (None, _) => None,
     };
-    let http_tls = config
-        .http
-        .tls
-        .as_ref()
-        .map(node::http::load_server_tls)
-        .transpose()?;
+    let http_tls = node::role::load_http_tls(&config.http)?;
     let mut services = NodeServices::new(ROLE);
     let metrics = OriginMetrics::register(&mut services.registry);
     let http = services

@@ -318,3 +318,13 @@ impl Drop for AbortOnDrop {
 fn livecdn_clock_now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
+
+/// A child process that is not `livecdn` (ffmpeg, gst-launch), killed by its PID on drop.
+pub struct Spawned(pub Child);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
