@@ -1,0 +1,1 @@
+//! Sans-IO chat: wire messages, tokens, room sequencing, like coalescing, moderation rules.

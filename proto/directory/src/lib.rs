@@ -1,0 +1,1 @@
+//! Sans-IO control-plane logic: node registry, failure detector, routing, stream directory.
