@@ -17,6 +17,10 @@ pub struct EdgeConfig {
     pub relay: RelaySection,
     /// `[cache]`: the media cache.
     pub cache: CacheSection,
+    /// `[control]`: the control plane this edge registers with; without `relay.upstream`, the
+    /// stream directory tells the edge where to subscribe each stream. Unset `control.url`:
+    /// standalone.
+    pub control: control_client::ControlSection,
     /// `[tls]`: this node's certificate for mutual TLS with other nodes. Optional; when set,
     /// the files are loaded and checked at start.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -9,12 +9,18 @@
 //! A stream nobody requested for `relay.idle_unsubscribe` (and no child edge holds) is
 //! unsubscribed and dropped from memory.
 //!
+//! With `[control] url`, the edge registers with the control plane, heartbeats its viewers
+//! and load, and asks the stream directory where to subscribe each stream
+//! (`upstreams::DirectoryUpstreams`); without it, `relay.upstream` serves every stream.
+//!
 //! **Not implemented yet:** the byte-bounded moka cache (`cache.max_bytes` is read but the
-//! windows are the only store) and the stream directory (one upstream serves every stream).
+//! windows are the only store).
 #![warn(missing_docs)]
 
 pub mod config;
+mod report;
 mod source;
+mod upstreams;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +31,7 @@ use node::shutdown::Shutdown;
 use relay::subscribe::{Upstream, UpstreamConfig};
 use serve::{ServeMetrics, StreamTable};
 use tokio::net::TcpListener;
+use upstreams::{DirectoryUpstreams, Upstreams};
 
 use crate::source::EdgeSource;
 
@@ -51,6 +58,7 @@ pub async fn bind(config: EdgeConfig) -> Result<BoundEdge, RoleError> {
         .as_ref()
         .map(node::quic::NodeTls::load)
         .transpose()?;
+    let directory = config.control.url.is_some() && config.relay.upstream.is_none();
     let needs_tls = config.relay.upstream.is_some() || config.relay.listen.is_some();
     let tls = match (&node_tls, needs_tls) {
         (Some(tls), _) => Some(tls),
@@ -71,6 +79,13 @@ pub async fn bind(config: EdgeConfig) -> Result<BoundEdge, RoleError> {
     let upstream = match (config.relay.upstream, tls) {
         (Some(upstream), Some(tls)) => Some(node::role::bind_quic_client(
             upstream,
+            "relay.upstream",
+            tls,
+            &[relay_wire::ALPN],
+        )?),
+        // Upstreams from the directory: one client endpoint for every upstream node.
+        (None, Some(tls)) if directory => Some(node::role::bind_quic_client(
+            SocketAddr::from(([0, 0, 0, 0], 0)),
             "relay.upstream",
             tls,
             &[relay_wire::ALPN],
@@ -124,7 +139,8 @@ impl BoundEdge {
         } = self;
         let node_id = config.node.id_or(ROLE);
         let table = Arc::new(StreamTable::new());
-        let upstream = match (upstream, config.relay.upstream) {
+        let control = control_client::ControlClient::new(&config.control);
+        let upstreams = match (upstream, config.relay.upstream) {
             (Some(endpoint), Some(addr)) => {
                 let upstream_config = UpstreamConfig {
                     addr,
@@ -132,7 +148,7 @@ impl BoundEdge {
                     node_id: node_id.clone(),
                     idle_unsubscribe: config.relay.idle_unsubscribe,
                 };
-                Some(Upstream::spawn(
+                Upstreams::Fixed(Upstream::spawn(
                     endpoint,
                     upstream_config,
                     table.clone(),
@@ -140,9 +156,37 @@ impl BoundEdge {
                     shutdown.clone(),
                 ))
             }
-            _ => None,
+            (Some(endpoint), None) => match &control {
+                Some(client) => Upstreams::Directory(Box::new(DirectoryUpstreams::new(
+                    client.clone(),
+                    endpoint,
+                    node_id.clone(),
+                    config.relay.idle_unsubscribe,
+                    table.clone(),
+                    relay_metrics.clone(),
+                    shutdown.clone(),
+                ))),
+                None => Upstreams::None,
+            },
+            _ => Upstreams::None,
         };
-        let source = Arc::new(EdgeSource::new(table, upstream, config.relay.pull_wait));
+        let heartbeat_task = control.map(|client| {
+            let report = report::EdgeReport::new(
+                &config,
+                http.local_addr().ok(),
+                children.as_ref().and_then(|c| c.local_addr().ok()),
+                http_tls.is_some(),
+                table.clone(),
+                serve_metrics.clone(),
+            );
+            tokio::spawn(control_client::run_heartbeats(
+                client,
+                report,
+                config.control.heartbeat_interval,
+                shutdown.clone(),
+            ))
+        });
+        let source = Arc::new(EdgeSource::new(table, upstreams, config.relay.pull_wait));
         // Children subscribe through the same source as players: a stream this edge does not
         // hold is pulled from its own upstream first.
         let children_task = children.map(|endpoint| {
@@ -173,6 +217,9 @@ impl BoundEdge {
             )
             .await;
         if let Some(task) = children_task {
+            let _ = task.await;
+        }
+        if let Some(task) = heartbeat_task {
             let _ = task.await;
         }
         served.map_err(RoleError::from)

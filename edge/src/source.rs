@@ -4,25 +4,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use relay::subscribe::Upstream;
 use serve::{SourceFuture, StreamSource, StreamTable};
+
+use crate::upstreams::Upstreams;
 
 /// The edge's [`StreamSource`]: its table, filled from upstream on demand.
 pub(crate) struct EdgeSource {
     table: Arc<StreamTable>,
-    upstream: Option<Upstream>,
+    upstreams: Upstreams,
     pull_wait: Duration,
 }
 
 impl EdgeSource {
-    pub(crate) fn new(
-        table: Arc<StreamTable>,
-        upstream: Option<Upstream>,
-        pull_wait: Duration,
-    ) -> Self {
+    pub(crate) fn new(table: Arc<StreamTable>, upstreams: Upstreams, pull_wait: Duration) -> Self {
         Self {
             table,
-            upstream,
+            upstreams,
             pull_wait,
         }
     }
@@ -35,12 +32,12 @@ impl StreamSource for EdgeSource {
                 return Some(stream);
             }
             // Only names that can exist are asked for, so junk URLs cost the upstream nothing.
-            let upstream = self
-                .upstream
-                .as_ref()
-                .filter(|_| serve::is_valid_stream_name(name))?;
-            upstream.want(name);
-            self.table.wait_for(name, self.pull_wait).await
+            if matches!(self.upstreams, Upstreams::None) || !serve::is_valid_stream_name(name) {
+                return None;
+            }
+            let waited = self.table.wait_for(name, self.pull_wait);
+            self.upstreams.want(name).await;
+            waited.await
         })
     }
 }

@@ -33,6 +33,15 @@ pub const DEV_REGIONS: [&str; 2] = ["eu", "us"];
 pub const DEMO_STREAM: &str = "demo";
 /// Its stream key (a development cluster has no secrets worth keeping).
 pub const DEMO_KEY: &str = "demo-key";
+/// The dev cluster's admin token for the control plane's admin API (a development cluster
+/// binds loopback and has no secrets worth keeping; set `admin_token` to change it).
+pub const DEV_ADMIN_TOKEN: &str = "dev-admin-token";
+/// The token dev nodes present to the control plane.
+pub const DEV_NODE_TOKEN: &str = "dev-node-token";
+/// The secret chat tokens are signed with in the dev cluster.
+pub const DEV_CHAT_SECRET: &str = "dev-chat-secret";
+/// Region distance between the two dev regions.
+pub const DEV_REGION_DISTANCE: u32 = 100;
 /// A second stream for the developer's own publisher (ffmpeg, OBS).
 pub const OWN_STREAM: &str = "cam";
 /// Its stream key.
@@ -52,6 +61,8 @@ pub struct DevConfig {
     pub demo: bool,
     /// Address every dev listener binds. Default: `"127.0.0.1"`.
     pub bind: IpAddr,
+    /// Admin token of the dev control plane. Default: `"dev-admin-token"`.
+    pub admin_token: String,
     /// `[log]`: logging for the whole cluster.
     pub log: LogSection,
     /// `[shutdown]`: graceful shutdown for the whole cluster.
@@ -65,6 +76,7 @@ impl Default for DevConfig {
             port_base: DEFAULT_PORT_BASE,
             demo: true,
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            admin_token: DEV_ADMIN_TOKEN.to_owned(),
             log: LogSection::default(),
             shutdown: ShutdownSection::default(),
         }
@@ -111,6 +123,16 @@ impl DevPlan {
         };
         let [region_a, region_b] = DEV_REGIONS;
         let (log, shutdown) = (config.log.clone(), config.shutdown.clone());
+        let control = |tier: u8| control_client::ControlSection {
+            url: Some(format!("http://{}", at(ports.control_plane))),
+            token: node::redact::Redacted::new(DEV_NODE_TOKEN.to_owned()),
+            tier,
+            ..control_client::ControlSection::default()
+        };
+        let database_url = format!(
+            "sqlite://{}",
+            config.data_dir.join("control-plane.db").display()
+        );
         Ok(Self {
             control_plane: control_plane::ControlPlaneConfig {
                 node: node("control-plane", region_a),
@@ -118,8 +140,31 @@ impl DevPlan {
                     listen: at(ports.control_plane),
                     tls: None,
                 },
+                database: control_plane::config::DatabaseSection {
+                    url: node::redact::Redacted::new(database_url),
+                    ..Default::default()
+                },
+                auth: control_plane::config::AuthSection {
+                    admin_tokens: vec![node::redact::Redacted::new(config.admin_token.clone())],
+                    node_tokens: vec![node::redact::Redacted::new(DEV_NODE_TOKEN.to_owned())],
+                },
+                chat: control_plane::config::ChatSection {
+                    token_secret: node::redact::Redacted::new(DEV_CHAT_SECRET.to_owned()),
+                    guest_tokens: true,
+                    ..Default::default()
+                },
+                routing: control_plane::config::RoutingSection {
+                    default_region: Some(region_a.to_owned()),
+                    distances: vec![control_plane::config::RegionDistance {
+                        a: region_a.to_owned(),
+                        b: region_b.to_owned(),
+                        distance: DEV_REGION_DISTANCE,
+                    }],
+                    ..Default::default()
+                },
                 log: log.clone(),
                 shutdown: shutdown.clone(),
+                ..Default::default()
             },
             origin: origin::OriginConfig {
                 node: node("origin", region_a),
@@ -142,6 +187,7 @@ impl DevPlan {
                         key: node::redact::Redacted::new(key.to_owned()),
                     })
                     .to_vec(),
+                control: control(0),
                 tls: tls("origin"),
                 log: log.clone(),
                 shutdown: shutdown.clone(),
@@ -153,12 +199,12 @@ impl DevPlan {
                     tls: None,
                 },
                 tls: tls("edge-a"),
+                // Upstream from the control plane's stream directory (the origin, tier 1).
                 relay: edge::config::RelaySection {
-                    upstream: Some(at(ports.origin_http)),
-                    upstream_name: "origin".to_owned(),
                     listen: Some(at(ports.edge_a)),
                     ..edge::config::RelaySection::default()
                 },
+                control: control(1),
                 ..edge::EdgeConfig {
                     log: log.clone(),
                     shutdown: shutdown.clone(),
@@ -172,11 +218,9 @@ impl DevPlan {
                     tls: None,
                 },
                 tls: tls("edge-b"),
-                relay: edge::config::RelaySection {
-                    upstream: Some(at(ports.edge_a)),
-                    upstream_name: "edge-a".to_owned(),
-                    ..edge::config::RelaySection::default()
-                },
+                // Tier 2: the directory gives it the nearest tier-1 edge, edge A.
+                relay: edge::config::RelaySection::default(),
+                control: control(2),
                 ..edge::EdgeConfig {
                     log: log.clone(),
                     shutdown: shutdown.clone(),

@@ -38,6 +38,9 @@ async fn serve(plan: DevPlan, config: DevConfig) -> Result<(), Failure> {
     let control_plane = control_plane::bind(plan.control_plane.clone())
         .await
         .context("control plane")?;
+    seed_dev_streams(control_plane.state())
+        .await
+        .context("seeding the dev streams")?;
     let origin = origin::bind(plan.origin.clone()).await.context("origin")?;
     let edge_a = edge::bind(plan.edge_a.clone()).await.context("edge-a")?;
     let edge_b = edge::bind(plan.edge_b.clone()).await.context("edge-b")?;
@@ -87,6 +90,26 @@ async fn serve(plan: DevPlan, config: DevConfig) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Makes the dev streams (`demo`, `cam`) known to the control plane with their well-known
+/// keys, so the admin API and `/v1/ingest` know them (idempotent across restarts).
+async fn seed_dev_streams(
+    state: &control_plane::state::ControlPlane,
+) -> Result<(), store::StoreError> {
+    use livecdn::dev::{DEMO_KEY, DEMO_STREAM, OWN_KEY, OWN_STREAM};
+    let now_ms = i64::try_from(node::clock::unix_time_ms()).unwrap_or(i64::MAX);
+    for (name, key) in [(DEMO_STREAM, DEMO_KEY), (OWN_STREAM, OWN_KEY)] {
+        if state.store.stream(name).await?.is_none() {
+            state.store.create_stream(name, now_ms).await?;
+            let id = format!("dev-{name}");
+            state
+                .store
+                .add_key(name, &id, &control_plane::keys::hash(key), now_ms)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 fn print_banner(plan: &DevPlan, config: &DevConfig) {
     use livecdn::dev::{DEMO_STREAM, OWN_KEY, OWN_STREAM};
     let url = |addr: std::net::SocketAddr| format!("http://{addr}");
@@ -98,11 +121,12 @@ fn print_banner(plan: &DevPlan, config: &DevConfig) {
         plan.origin.rtmp.listen, plan.origin.rtmp.app
     );
     let pending = "health and metrics only: not implemented yet";
+    let control = url(plan.control_plane.http.listen);
     let rows = [
         (
             "control plane",
-            url(plan.control_plane.http.listen),
-            pending.to_owned(),
+            control.clone(),
+            format!("API /v1 (admin token: {})", config.admin_token),
         ),
         (
             "origin",
@@ -112,12 +136,12 @@ fn print_banner(plan: &DevPlan, config: &DevConfig) {
         (
             "edge A",
             url(plan.edge_a.http.listen),
-            format!("region {region_a}; fed by the origin over QUIC"),
+            format!("region {region_a}; tier 1, fed by the origin over QUIC"),
         ),
         (
             "edge B",
             url(plan.edge_b.http.listen),
-            format!("region {region_b}; tier 2, fed by edge A"),
+            format!("region {region_b}; tier 2, fed by edge A (stream directory)"),
         ),
         (
             "chat relay A",
@@ -140,7 +164,7 @@ fn print_banner(plan: &DevPlan, config: &DevConfig) {
     }
     if config.demo {
         text.push_str(&format!(
-            "\nDemo stream (built-in publisher, looping clip), on the origin and through the edges:\n  {origin}/live/{DEMO_STREAM}/index.m3u8\n  {edge_b}/live/{DEMO_STREAM}/index.m3u8\n  ffplay {edge_b}/live/{DEMO_STREAM}/index.m3u8\n"
+            "\nDemo stream (built-in publisher, looping clip), on the origin and through the edges:\n  {origin}/live/{DEMO_STREAM}/index.m3u8\n  {edge_b}/live/{DEMO_STREAM}/index.m3u8\n  ffplay {edge_b}/live/{DEMO_STREAM}/index.m3u8\n  routed by region: {control}/v1/play/{DEMO_STREAM}?region={region_b}\n"
         ));
     } else {
         text.push_str("\nDemo stream: off (--no-demo).\n");

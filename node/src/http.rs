@@ -26,6 +26,8 @@ pub async fn serve(
     shutdown: Shutdown,
     drain_deadline: Duration,
 ) -> std::io::Result<()> {
+    // With the peer address as `ConnectInfo<SocketAddr>` (routing by client address needs it).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.triggered_owned());
     let deadline = async {
         shutdown.triggered().await;

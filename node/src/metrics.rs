@@ -14,7 +14,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-pub use process::ProcessCollector;
+pub use process::{ProcessCollector, cpu_seconds};
 
 /// The content type of the Prometheus text format 0.0.4.
 pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";

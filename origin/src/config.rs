@@ -28,6 +28,9 @@ pub struct OriginConfig {
     /// Default: none.
     #[serde(deserialize_with = "unique_streams")]
     pub streams: Vec<StreamEntry>,
+    /// `[control]`: the control plane this origin registers with and validates stream keys
+    /// against (after `[[streams]]`). Unset `control.url`: standalone.
+    pub control: control_client::ControlSection,
     /// `[tls]`: this node's certificate for mutual TLS with other nodes. Optional; when set,
     /// the files are loaded and checked at start.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -63,6 +66,10 @@ pub struct RtmpSection {
     /// playlists end with `EXT-X-ENDLIST`. Duration. Default: `"15s"`.
     #[serde(with = "humantime_serde")]
     pub reconnect_grace: Duration,
+    /// With a control plane: how long a key's validation is reused before asking again, so a
+    /// rotated or revoked key stops working within this time. Duration. Default: `"5s"`.
+    #[serde(with = "humantime_serde")]
+    pub key_cache_ttl: Duration,
 }
 
 impl Default for RtmpSection {
@@ -73,6 +80,7 @@ impl Default for RtmpSection {
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(10),
             reconnect_grace: Duration::from_secs(15),
+            key_cache_ttl: Duration::from_secs(5),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! the [`crate::streams::StreamHub`]; media events go to the stream's `Publication`.
 
 pub mod auth;
+pub mod control_keys;
 mod session;
 
 use std::sync::Arc;

@@ -14,6 +14,7 @@ pub mod config;
 pub mod demo;
 pub mod ingest;
 pub mod metrics;
+pub mod report;
 pub mod streams;
 
 use std::net::SocketAddr;
@@ -48,7 +49,15 @@ pub struct BoundOrigin {
 /// Checks the configuration's files and binds the HTTP and RTMP listeners, with stream keys
 /// from the configuration.
 pub async fn bind(config: OriginConfig) -> Result<BoundOrigin, RoleError> {
-    let keys = Arc::new(ConfigKeys::new(&config.rtmp.app, &config.streams));
+    let local = ConfigKeys::new(&config.rtmp.app, &config.streams);
+    let keys: Arc<dyn StreamKeys> = match control_client::ControlClient::new(&config.control) {
+        Some(client) => Arc::new(ingest::control_keys::ControlPlaneKeys::new(
+            local,
+            client,
+            config.rtmp.key_cache_ttl,
+        )),
+        None => Arc::new(local),
+    };
     bind_with_keys(config, keys).await
 }
 
@@ -141,6 +150,10 @@ impl BoundOrigin {
             streams = config.streams.len(),
             "origin listening"
         );
+        let (rtmp_addr, relay_addr) = (
+            rtmp.local_addr().ok(),
+            relay.as_ref().and_then(|r| r.local_addr().ok()),
+        );
         let ingest = Arc::new(IngestContext {
             keys,
             hub: hub.clone(),
@@ -161,6 +174,23 @@ impl BoundOrigin {
             ))
         });
         let serve_metrics = serve::ServeMetrics::register(&mut services.registry);
+        let heartbeat_task = control_client::ControlClient::new(&config.control).map(|client| {
+            let report = report::OriginReport::new(
+                &config,
+                http.local_addr().ok(),
+                rtmp_addr,
+                relay_addr,
+                http_tls.is_some(),
+                hub.clone(),
+                serve_metrics.clone(),
+            );
+            tokio::spawn(control_client::run_heartbeats(
+                client,
+                report,
+                config.control.heartbeat_interval,
+                shutdown.clone(),
+            ))
+        });
         let app = serve::routes(hub.table(), serve_metrics);
         let served = services
             .serve(
@@ -175,6 +205,9 @@ impl BoundOrigin {
         let _ = ingest_task.await;
         if let Some(relay_task) = relay_task {
             let _ = relay_task.await;
+        }
+        if let Some(heartbeat_task) = heartbeat_task {
+            let _ = heartbeat_task.await;
         }
         served.map_err(RoleError::from)
     }

@@ -17,6 +17,7 @@
 mod metrics;
 mod routes;
 mod table;
+pub mod viewers;
 
 pub use metrics::ServeMetrics;
 pub use routes::routes;
@@ -27,11 +28,4 @@ pub use table::{
 /// The one rendition served today: the publisher's own encoding, audio and video muxed.
 pub const SOURCE_RENDITION: &str = "source";
 
-/// Whether `name` is usable as a stream name (and so as a URL path segment and a subscription):
-/// 1 to 64 ASCII letters, digits, `-` and `_`.
-pub fn is_valid_stream_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
+pub use hls::is_valid_stream_name;

@@ -68,6 +68,14 @@ impl ServeMetrics {
             .inc();
     }
 
+    /// Body bytes sent so far, over every kind (nodes report its rate as egress load).
+    pub fn egress_bytes_total(&self) -> u64 {
+        ["multivariant", "playlist", "init", "part", "segment"]
+            .into_iter()
+            .map(|kind| self.egress.get_or_create(&KindLabels { kind }).get())
+            .sum()
+    }
+
     pub(crate) fn sent(&self, kind: &'static str, bytes: usize) {
         self.egress
             .get_or_create(&KindLabels { kind })

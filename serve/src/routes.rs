@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use hls::{
@@ -73,6 +74,8 @@ async fn rendition_object(
     State(serving): State<Serving>,
     Path((stream, rendition, object)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
+    peer: Result<ConnectInfo<std::net::SocketAddr>, axum::extract::rejection::ExtensionRejection>,
+    headers: HeaderMap,
 ) -> Response {
     if rendition != SOURCE_RENDITION {
         return respond::not_found("unknown rendition");
@@ -86,6 +89,11 @@ async fn rendition_object(
     live.touch();
     match object {
         MediaObject::Playlist => {
+            let user_agent = headers.get(axum::http::header::USER_AGENT);
+            live.note_viewer(crate::viewers::client_key(
+                peer.ok().map(|p| p.0.ip()),
+                user_agent.map(axum::http::HeaderValue::as_bytes),
+            ));
             media_playlist(&serving.metrics, &live, query.as_deref().unwrap_or("")).await
         }
         object => media_object(&serving.metrics, &live, object).await,

@@ -41,6 +41,8 @@ pub struct ServedStream {
     last_request_ms: AtomicU64,
     /// Downstream relay subscriptions (child edges) holding this stream.
     subscribers: AtomicUsize,
+    /// Players seen recently (for the viewer count reported to the control plane).
+    viewers: Mutex<crate::viewers::ViewerSet>,
 }
 
 /// What a stream's lock protects.
@@ -151,7 +153,20 @@ impl ServedStream {
             events: broadcast::Sender::new(EVENT_BACKLOG),
             last_request_ms: AtomicU64::new(node::clock::unix_time_ms()),
             subscribers: AtomicUsize::new(0),
+            viewers: Mutex::new(crate::viewers::ViewerSet::default()),
         }
+    }
+
+    /// A player (identified by `client`, e.g. a hash of its address and user agent) fetched
+    /// a media playlist now.
+    pub fn note_viewer(&self, client: u64) {
+        lock(&self.viewers).note(client, node::clock::unix_time_ms());
+    }
+
+    /// Players that fetched a media playlist within the last
+    /// [`VIEWER_WINDOW`](crate::viewers::VIEWER_WINDOW).
+    pub fn viewers(&self) -> u64 {
+        lock(&self.viewers).count(node::clock::unix_time_ms())
     }
 
     /// The stream's name.

@@ -47,7 +47,7 @@ pub async fn serve_tls(
     let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
     loop {
-        let (tcp, _peer) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -71,6 +71,8 @@ pub async fn serve_tls(
             else {
                 return; // failed or slow handshakes are the client's problem, not ours
             };
+            // Handlers that route by client address read it as `ConnectInfo`, as over plain TCP.
+            let app = app.layer(axum::Extension(axum::extract::ConnectInfo(peer)));
             let service = TowerToHyperService::new(app);
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             let _ = watcher.watch(connection.into_owned()).await;

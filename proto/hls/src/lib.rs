@@ -100,7 +100,9 @@ pub use crate::config::{
     MAX_PART_TARGET, MAX_SEGMENT_TARGET, MAX_WINDOW_SEGMENTS, MIN_PART_TARGET, MIN_WINDOW_SEGMENTS,
     WindowConfig, WindowStart,
 };
-pub use crate::names::{Codecs, MAX_CODECS_LEN, MAX_RENDITION_NAME_LEN, NameError, RenditionName};
+pub use crate::names::{
+    Codecs, MAX_CODECS_LEN, MAX_RENDITION_NAME_LEN, NameError, RenditionName, is_valid_stream_name,
+};
 pub use crate::object::{HOLD_AHEAD_PARTS, MediaObject, ObjectDecision, parse_object_name};
 pub use crate::playlist::{
     HOLD_BACK_TARGET_DURATIONS, PART_HOLD_BACK_PART_TARGETS, PART_LISTING_TARGET_DURATIONS,

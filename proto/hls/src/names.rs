@@ -4,6 +4,16 @@
 
 use std::fmt;
 
+/// Whether `name` is usable as a stream (or chat room) name, and so as a URL path segment and
+/// a subscription: 1 to 64 ASCII letters, digits, `-` and `_`. Origin, edge, control plane and
+/// chat relays all check names with this one rule.
+pub fn is_valid_stream_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Longest rendition name.
 pub const MAX_RENDITION_NAME_LEN: usize = 64;
 /// Longest `CODECS` value.
