@@ -103,6 +103,7 @@ async fn metric(node: &Node, name: &str, label: (&str, &str)) -> f64 {
 }
 
 /// Polls `check` every 100 ms for up to `limit`; returns how long it took.
+#[expect(clippy::disallowed_methods, reason = "the test measures real time")]
 async fn within<F, Fut>(limit: Duration, mut check: F) -> Option<Duration>
 where
     F: FnMut() -> Fut,
@@ -119,6 +120,7 @@ where
 }
 
 #[tokio::test]
+#[expect(clippy::disallowed_methods, reason = "the test measures real time")]
 async fn nodes_register_route_rotate_keys_and_fail_over() {
     if Command::new("ffmpeg").arg("-version").output().is_err() {
         assert!(
