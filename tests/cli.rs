@@ -31,7 +31,7 @@ fn help_of_every_subcommand_succeeds_and_roles_say_what_is_not_implemented() {
         if ["origin", "edge", "control-plane", "chat-relay"].contains(&sub) {
             assert!(stdout.contains("--config"), "{sub} --help lacks --config");
         }
-        if ["control-plane", "chat-relay"].contains(&sub) {
+        if ["chat-relay"].contains(&sub) {
             assert!(
                 stdout.contains("NOT IMPLEMENTED YET"),
                 "{sub} --help must say it is a listener only"

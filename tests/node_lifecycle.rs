@@ -24,6 +24,16 @@ fn start_role(role: &str, prefix: &str, extra: &[(String, String)]) -> (Process,
             "127.0.0.1:0".to_owned(),
         ),
         (format!("{prefix}SHUTDOWN__DRAIN_DEADLINE"), "1s".to_owned()),
+        // The control plane's database goes to a temporary file, not the working directory.
+        (
+            "LIVECDN_CONTROL_PLANE__DATABASE__URL".to_owned(),
+            format!(
+                "sqlite://{}",
+                std::env::temp_dir()
+                    .join(format!("livecdn-test-cp-{port}.db"))
+                    .display()
+            ),
+        ),
     ];
     env.extend(extra.iter().cloned());
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

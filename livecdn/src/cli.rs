@@ -16,18 +16,21 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run an origin: RTMP ingest, CMAF remux, LL-HLS packaging and serving.
     ///
-    /// Hosts publish to rtmp://HOST:1935/live/{stream_key} (keys from [[streams]]); players
-    /// fetch /live/{stream}/index.m3u8. Replication to edges is not implemented yet.
+    /// Hosts publish to rtmp://HOST:1935/live/{stream_key} (keys from [[streams]], then the
+    /// control plane when [control] url is set); players fetch /live/{stream}/index.m3u8;
+    /// edges subscribe over QUIC at relay.listen.
     Origin(RoleArgs),
     /// Run an edge: QUIC subscription to an origin or parent edge, LL-HLS serving, tiers.
     ///
-    /// Subscribes to relay.upstream on a stream's first viewer and serves /live/{stream}/...
-    /// like the origin; child edges subscribe at relay.listen. Not implemented yet: the
-    /// byte-bounded cache (cache.max_bytes), idle unsubscribe.
+    /// Subscribes on a stream's first viewer (to relay.upstream, or where the control plane's
+    /// stream directory says) and serves /live/{stream}/... like the origin; child edges
+    /// subscribe at relay.listen. Not implemented yet: the byte-bounded cache (cache.max_bytes).
     Edge(RoleArgs),
     /// Run the control plane: node registry, routing, stream directory, keys, storage.
     ///
-    /// NOT IMPLEMENTED YET: serves only /healthz, /readyz and /metrics on http.listen.
+    /// Serves the /v1 API on http.listen (GET /v1/play/{stream}?region=R redirects viewers to
+    /// an edge; OpenAPI at /v1/openapi.json), storing records in database.url (SQLite or
+    /// PostgreSQL).
     ControlPlane(RoleArgs),
     /// Run a chat relay: WebSocket rooms, likes, gifts, moderation, federation.
     ///
