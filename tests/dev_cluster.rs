@@ -22,6 +22,33 @@ async fn dev_cluster_serves_every_node_and_refuses_a_second_instance() {
         let (status, body) = get_when_up(&client, &url).await;
         assert_eq!(status, 200, "{url}: {body}\n{}", dev.stderr());
     }
+    // Every media node registered with the control plane, which routes demo viewers by
+    // region; edge B (tier 2) got the stream through the directory (via edge A).
+    let control = format!("http://127.0.0.1:{base}");
+    for (region, edge, port) in [("us", "edge-b", base + 82), ("eu", "edge-a", base + 81)] {
+        let mut chosen = serde_json::Value::Null;
+        for _ in 0..100 {
+            let answer: serde_json::Value = client
+                .get(format!("{control}/v1/play/demo?region={region}"))
+                .header("accept", "application/json")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap_or_default();
+            chosen = answer["chosen"]["id"].clone();
+            if chosen == edge {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(chosen, edge, "viewers in {region}\n{}", dev.stderr());
+        let media = format!("http://127.0.0.1:{port}/live/demo/source/index.m3u8");
+        let (status, body) = get_when_up(&client, &media).await;
+        assert_eq!(status, 200, "{media}: {body}");
+        assert!(body.contains("#EXT-X-PART:"), "{body}");
+    }
     let banner = dev.stdout();
     assert!(
         banner.contains(&format!("http://127.0.0.1:{}", base + 81)),
