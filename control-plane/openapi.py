@@ -1,3 +1,9 @@
+"""Generates openapi.json (the control plane's API description):
+
+    python3 control-plane/openapi.py > control-plane/openapi.json
+
+tests/control_plane_api.rs validates real answers against the schemas it produces.
+"""
 import json
 def ref(n): return {"$ref": f"#/components/schemas/{n}"}
 def obj(props, required=None, extra=False):
@@ -6,7 +12,8 @@ def obj(props, required=None, extra=False):
     return o
 S={"type":"string"}; I={"type":"integer"}; B={"type":"boolean"}; N={"type":"number"}
 def nullable(t): return {"anyOf":[t,{"type":"null"}]}
-schemas={
+schemas={}
+schemas.update({
  "Error": obj({"error":obj({"code":S,"message":S})}),
  "Role": {"type":"string","enum":["origin","edge","chat_relay"]},
  "NodeState": {"type":"string","enum":["alive","suspect","dead"]},
@@ -18,7 +25,7 @@ schemas={
     "relay_addr":nullable(S),"ws_url":nullable(S),"capacity":ref("Capacity"),"load":ref("Load"),
     "streams":{"type":"array","items":ref("HeldStream")},"rooms":{"type":"array","items":ref("HeldRoom")},"draining":B},
     ["id","role","region"]),
- "NodeEntry": {"allOf":[ref("NodeReport")],"type":"object","properties":{"state":ref("NodeState"),"last_beat_ms_ago":I},"required":["state","last_beat_ms_ago","id","role","region","tier","capacity","load","streams","rooms","draining"]},
+
  "HeartbeatAnswer": obj({"outcome":{"type":"string","enum":["registered","updated","revived"]},"heartbeat_interval_ms":I}),
  "Target": obj({"id":S,"region":S,"url":S,"liveness":ref("NodeState"),"distance":I,"load_ratio":N}),
  "PlayAnswer": obj({"stream":S,"region":S,"url":S,"chosen":ref("Target"),"alternatives":{"type":"array","items":ref("Target")}}),
@@ -32,8 +39,16 @@ schemas={
  "KeyView": obj({"id":S,"created_at_ms":I,"revoked_at_ms":nullable(I)}),
  "ValidateKey": obj({"key":S}),
  "ValidatedKey": obj({"stream":S,"key_id":S}),
+ "ChatRecord": obj({"room":S,"seq":I,"kind":S,"user_id":S,"display_name":S,"text":S,"client_msg_id":nullable(S),"at_ms":I,"deleted":B}),
+ "GiftRecord": obj({"idempotency_key":S,"room":S,"sender_id":S,"host_id":S,"gift_id":S,"count":I,"value":I,"at_ms":I}),
+ "ChatPage": obj({"items":{"type":"array","items":ref("ChatRecord")},"next_cursor":nullable(S)}),
+ "GiftPage": obj({"items":{"type":"array","items":ref("GiftRecord")},"next_cursor":nullable(S)}),
  "StatsPoint": obj({"region":S,"at_ms":I,"viewers":I,"chat_messages":I,"likes":I,"gift_value":I}),
-}
+})
+entry=json.loads(json.dumps(schemas["NodeReport"]))
+entry["properties"]["state"]=ref("NodeState"); entry["properties"]["last_beat_ms_ago"]=I
+entry["required"]=list(entry["properties"])
+schemas["NodeEntry"]=entry
 def resp(desc, schema=None, ctype="application/json"):
     r={"description":desc}
     if schema: r["content"]={ctype:{"schema":schema}}
@@ -80,6 +95,12 @@ paths={
    "post":{"operationId":"addKey","summary":"Add a key (others stay valid)","security":admin,"parameters":[P("name","Stream")],"responses":{"201":resp("The key, shown once",ref("IssuedKey")),"401":E("No token"),"403":E("Bad token"),"404":E("Unknown stream")}}},
  "/v1/streams/{name}/keys/rotate":{"post":{"operationId":"rotateKey","summary":"New key; every other key revoked","security":admin,"parameters":[P("name","Stream")],"responses":{"201":resp("The key, shown once",ref("IssuedKey")),"401":E("No token"),"403":E("Bad token"),"404":E("Unknown stream")}}},
  "/v1/streams/{name}/keys/{id}":{"delete":{"operationId":"revokeKey","security":admin,"parameters":[P("name","Stream"),P("id","Key id")],"responses":{"204":{"description":"Revoked"},"400":E("Bad input"),"401":E("No token"),"403":E("Bad token"),"404":E("No such active key")}}},
+ "/v1/records/chat":{"get":{"operationId":"chatRecords","summary":"The chat log, oldest first (keyset pages)","security":admin,
+   "parameters":[Q("room","Room"),Q("user","Author user id"),Q("kind","chat, gift, like or system"),Q("from","From, Unix ms (inclusive)",I),Q("to","To, Unix ms (exclusive)",I),Q("cursor","next_cursor of the previous page"),Q("limit","1 to 1000, default 100",I)],
+   "responses":{"200":resp("A page",ref("ChatPage")),"400":E("Bad filter or cursor"),"401":E("No token"),"403":E("Bad token")}}},
+ "/v1/records/gifts":{"get":{"operationId":"giftRecords","summary":"The gift ledger, oldest first (keyset pages)","security":admin,
+   "parameters":[Q("room","Room"),Q("user","Sender or host user id"),Q("from","From, Unix ms (inclusive)",I),Q("to","To, Unix ms (exclusive)",I),Q("cursor","next_cursor of the previous page"),Q("limit","1 to 1000, default 100",I)],
+   "responses":{"200":resp("A page",ref("GiftPage")),"400":E("Bad filter or cursor"),"401":E("No token"),"403":E("Bad token")}}},
  "/v1/streams/{name}/stats":{"get":{"operationId":"streamStats","summary":"Per-region time series (a row per region every stats.interval)","security":admin,
    "parameters":[P("name","Stream"),Q("from","Start, Unix ms (default to - 1 h)",I),Q("to","End, Unix ms (default now)",I)],
    "responses":{"200":resp("Rows by time",arr("StatsPoint")),"400":E("Bad range"),"401":E("No token"),"403":E("Bad token")}}},

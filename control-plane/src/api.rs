@@ -4,6 +4,7 @@ pub mod auth;
 pub mod chat;
 pub mod error;
 pub mod nodes;
+pub mod records;
 pub mod routing;
 pub mod streams;
 
@@ -49,6 +50,8 @@ pub fn routes(state: Arc<ControlPlane>) -> Router {
         .route("/v1/streams/{name}/keys/rotate", post(streams::rotate_key))
         .route("/v1/streams/{name}/keys/{id}", delete(streams::revoke_key))
         .route("/v1/streams/{name}/stats", get(streams::stats))
+        .route("/v1/records/chat", get(records::chat))
+        .route("/v1/records/gifts", get(records::gifts))
         .route(
             "/v1/openapi.json",
             get(|| async { ([("content-type", "application/json")], OPENAPI) }),
