@@ -33,6 +33,7 @@ impl ControlPlane {
              [[routing.distances]]\na = \"eu\"\nb = \"us\"\ndistance = 100\n\
              [[routing.distances]]\na = \"eu\"\nb = \"ap\"\ndistance = 200\n\
              [[routing.distances]]\na = \"us\"\nb = \"ap\"\ndistance = 150\n\
+             [[routing.cidrs]]\ncidr = \"127.0.0.0/8\"\nregion = \"ap\"\n\
              [shutdown]\ndrain_deadline = \"1s\"\n"
         );
         let path = dir.path().join("cp.toml");
@@ -198,6 +199,10 @@ async fn routing_follows_region_distance_load_and_health() {
     );
     // ap is nearer us (150) than eu (200).
     let (_, body) = cp.call(M::GET, "/v1/play/show?region=ap", None, None).await;
+    assert_eq!(body["chosen"]["id"], "edge-us-1");
+    // No region named: the client's address (127.0.0.1) is in the CIDR map's ap range.
+    let (_, body) = cp.call(M::GET, "/v1/play/show", None, None).await;
+    assert_eq!(body["region"], "ap");
     assert_eq!(body["chosen"]["id"], "edge-us-1");
 
     // Not live → 404; no edge in a draining world → never a draining node.

@@ -115,3 +115,92 @@ impl StreamKeys for ControlPlaneKeys {
         Box::pin(self.lookup(app, key))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::Json;
+    use axum::routing::post;
+    use node::redact::Redacted;
+
+    use super::*;
+    use crate::config::StreamEntry;
+
+    /// A stand-in control plane that knows one key; returns its URL and the server task.
+    async fn fake_control_plane() -> (String, tokio::task::JoinHandle<()>) {
+        let app = axum::Router::new().route(
+            "/v1/keys/validate",
+            post(|Json(body): Json<serde_json::Value>| async move {
+                if body["key"] == "good" {
+                    Ok(Json(serde_json::json!({"stream": "show", "key_id": "k1"})))
+                } else {
+                    Err(axum::http::StatusCode::NOT_FOUND)
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        (url, task)
+    }
+
+    fn keys(url: &str, ttl: Duration) -> ControlPlaneKeys {
+        let local = ConfigKeys::new(
+            "live",
+            &[StreamEntry {
+                name: "static".into(),
+                key: Redacted::new("static-key".into()),
+            }],
+        );
+        let control = control_client::ControlSection {
+            url: Some(url.to_owned()),
+            request_timeout: Duration::from_millis(500),
+            ..Default::default()
+        };
+        ControlPlaneKeys::new(local, ControlClient::new(&control).unwrap(), ttl)
+    }
+
+    #[tokio::test]
+    async fn keys_come_from_the_control_plane_and_survive_its_outage_once_validated() {
+        let (url, server) = fake_control_plane().await;
+        let keys = keys(&url, Duration::ZERO);
+        assert_eq!(keys.authorize("live", "good").await, Ok("show".to_owned()));
+        assert_eq!(
+            keys.authorize("live", "bad").await,
+            Err(Rejection::UnknownKey)
+        );
+        assert_eq!(
+            keys.authorize("live", "static-key").await,
+            Ok("static".to_owned())
+        );
+        let wrong_app = keys.authorize("other", "good").await.unwrap_err();
+        assert_eq!(wrong_app.reason(), "wrong_app");
+
+        // The control plane goes away: a key it validated before still opens its stream (a
+        // host reconnecting to a live stream), an unknown one is refused as unavailable.
+        server.abort();
+        let _ = server.await;
+        assert_eq!(keys.authorize("live", "good").await, Ok("show".to_owned()));
+        let never_seen = keys.authorize("live", "other").await.unwrap_err();
+        assert_eq!(never_seen.reason(), "keys_unavailable");
+        assert_eq!(
+            keys.authorize("live", "static-key").await,
+            Ok("static".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cached_answer_is_reused_within_its_ttl() {
+        let (url, server) = fake_control_plane().await;
+        let keys = keys(&url, Duration::from_secs(60));
+        assert_eq!(keys.authorize("live", "good").await, Ok("show".to_owned()));
+        server.abort();
+        let _ = server.await;
+        // Within the TTL no request is made (the server is gone, yet the answer is immediate).
+        assert_eq!(keys.authorize("live", "good").await, Ok("show".to_owned()));
+        assert_eq!(keys.cache.lock().unwrap().len(), 1);
+    }
+}
