@@ -43,6 +43,7 @@ schemas.update({
  "GiftRecord": obj({"idempotency_key":S,"room":S,"sender_id":S,"host_id":S,"gift_id":S,"count":I,"value":I,"at_ms":I}),
  "ChatPage": obj({"items":{"type":"array","items":ref("ChatRecord")},"next_cursor":nullable(S)}),
  "GiftPage": obj({"items":{"type":"array","items":ref("GiftRecord")},"next_cursor":nullable(S)}),
+ "RoomHome": obj({"room":S,"relay_id":S,"region":S,"ws_url":S}),
  "StatsPoint": obj({"region":S,"at_ms":I,"viewers":I,"chat_messages":I,"likes":I,"gift_value":I}),
 })
 entry=json.loads(json.dumps(schemas["NodeReport"]))
@@ -95,6 +96,10 @@ paths={
    "post":{"operationId":"addKey","summary":"Add a key (others stay valid)","security":admin,"parameters":[P("name","Stream")],"responses":{"201":resp("The key, shown once",ref("IssuedKey")),"401":E("No token"),"403":E("Bad token"),"404":E("Unknown stream")}}},
  "/v1/streams/{name}/keys/rotate":{"post":{"operationId":"rotateKey","summary":"New key; every other key revoked","security":admin,"parameters":[P("name","Stream")],"responses":{"201":resp("The key, shown once",ref("IssuedKey")),"401":E("No token"),"403":E("Bad token"),"404":E("Unknown stream")}}},
  "/v1/streams/{name}/keys/{id}":{"delete":{"operationId":"revokeKey","security":admin,"parameters":[P("name","Stream"),P("id","Key id")],"responses":{"204":{"description":"Revoked"},"400":E("Bad input"),"401":E("No token"),"403":E("Bad token"),"404":E("No such active key")}}},
+ "/v1/rooms/{room}/home":{"get":{"operationId":"roomHome","summary":"A room's home chat relay (sticky while it is alive)","security":nodeauth,
+   "description":"The relay nearest the host: in the region of the origin where the stream is live, else in the asking relay's region.",
+   "parameters":[P("room","Room"),{"name":"relay","in":"query","required":True,"schema":S,"description":"The asking relay's node id"}],
+   "responses":{"200":resp("The home",ref("RoomHome")),"400":E("Bad input"),"401":E("No token"),"403":E("Bad token"),"404":E("Asking node is not a chat relay"),"503":E("No usable relay")}}},
  "/v1/records/chat":{"get":{"operationId":"chatRecords","summary":"The chat log, oldest first (keyset pages)","security":admin,
    "parameters":[Q("room","Room"),Q("user","Author user id"),Q("kind","chat, gift, like or system"),Q("from","From, Unix ms (inclusive)",I),Q("to","To, Unix ms (exclusive)",I),Q("cursor","next_cursor of the previous page"),Q("limit","1 to 1000, default 100",I)],
    "responses":{"200":resp("A page",ref("ChatPage")),"400":E("Bad filter or cursor"),"401":E("No token"),"403":E("Bad token")}}},

@@ -5,6 +5,7 @@ pub mod chat;
 pub mod error;
 pub mod nodes;
 pub mod records;
+pub mod rooms;
 pub mod routing;
 pub mod streams;
 
@@ -50,6 +51,7 @@ pub fn routes(state: Arc<ControlPlane>) -> Router {
         .route("/v1/streams/{name}/keys/rotate", post(streams::rotate_key))
         .route("/v1/streams/{name}/keys/{id}", delete(streams::revoke_key))
         .route("/v1/streams/{name}/stats", get(streams::stats))
+        .route("/v1/rooms/{room}/home", get(rooms::home))
         .route("/v1/records/chat", get(records::chat))
         .route("/v1/records/gifts", get(records::gifts))
         .route(

@@ -28,7 +28,7 @@ pub struct OutcomeLabels {
 /// `{kind, outcome}` labels of routing decisions.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RoutingLabels {
-    /// `play`, `ingest`, `chat` or `directory`.
+    /// `play`, `ingest`, `chat`, `directory` or `room_home`.
     pub kind: &'static str,
     /// `routed`, `not_live`, `no_node`, `unknown_node`.
     pub outcome: &'static str,

@@ -32,6 +32,9 @@ pub struct ControlPlane {
     pub config: ControlPlaneConfig,
     /// Metrics.
     pub metrics: ControlPlaneMetrics,
+    /// Room → its home chat relay's node id (sticky while that relay is alive). Lock order:
+    /// the registry first, then this.
+    pub room_homes: Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl ControlPlane {
@@ -80,6 +83,7 @@ impl ControlPlane {
             node_tokens: TokenSet::new(config.auth.node_tokens.iter().map(|t| t.expose().as_str())),
             config,
             metrics,
+            room_homes: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
