@@ -31,7 +31,11 @@ pub struct RelayMetrics {
     pub subscriptions: Gauge,
     /// `livecdn_relay_part_arrival_delay_seconds`: part arrival here minus the origin's clock
     /// when it made the part (wall clocks of two machines: meaningful within NTP accuracy).
+    /// Live parts only: parts made before the subscription (re)started are backfill.
     pub arrival_delay: Histogram,
+    /// `livecdn_relay_backfill_parts_total`: parts received that the origin made before the
+    /// subscription (re)started (the window sent on subscribe, catch-up after a reconnect).
+    pub backfill_parts: Counter,
     /// `livecdn_relay_gaps_total{reason}`: parts skipped with a discontinuity.
     pub gaps: Family<ReasonLabels, Counter>,
     /// `livecdn_relay_errors_total{reason}`: connections closed for a protocol or IO error.
@@ -52,10 +56,16 @@ impl RelayMetrics {
             upstream_connects: Counter::default(),
             subscriptions: Gauge::default(),
             arrival_delay: Histogram::new(buckets),
+            backfill_parts: Counter::default(),
             gaps: Family::default(),
             errors: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("livecdn_relay");
+        r.register(
+            "backfill_parts",
+            "Parts received that were made before the subscription (re)started",
+            metrics.backfill_parts.clone(),
+        );
         r.register(
             "downstream_connections",
             "Subscriber connections open now",

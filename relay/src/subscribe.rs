@@ -66,6 +66,10 @@ impl Upstream {
 
 struct Mirror {
     subscriber: RelaySubscriber,
+    /// Wall-clock µs when the current connection's subscriptions started: parts the origin
+    /// made before it are backfill (the window sent on subscribe, or catch-up after a
+    /// reconnect), not live arrivals, and stay out of the arrival-delay histogram.
+    live_since_us: HashMap<SubscriptionHandle, u64>,
     names: HashMap<SubscriptionHandle, String>,
     handles: HashMap<String, SubscriptionHandle>,
     table: Arc<StreamTable>,
@@ -83,6 +87,7 @@ async fn run(
 ) {
     let mut mirror = Mirror {
         subscriber: RelaySubscriber::new(SubscriberConfig::new(config.node_id.clone())),
+        live_since_us: HashMap::new(),
         names: HashMap::new(),
         handles: HashMap::new(),
         table,
@@ -141,6 +146,8 @@ impl Mirror {
         let handle = self
             .subscriber
             .subscribe(stream, SOURCE_RENDITION, node::clock::now());
+        self.live_since_us
+            .insert(handle, node::clock::unix_time_us());
         self.names.insert(handle, stream.to_owned());
         self.handles.insert(stream.to_owned(), handle);
         self.metrics.subscriptions.set(self.handles.len() as i64);
@@ -163,6 +170,10 @@ impl Mirror {
         let mut idle_check = tokio::time::interval(
             (self.idle_unsubscribe / 4).clamp(Duration::from_millis(100), Duration::from_secs(5)),
         );
+        let reconnected_at = node::clock::unix_time_us();
+        self.live_since_us
+            .values_mut()
+            .for_each(|since| *since = reconnected_at);
         self.subscriber.handle_connected(node::clock::now());
         let reason = loop {
             if let Err(reason) = self.drain(Some(&mut control_tx)).await {
@@ -231,9 +242,18 @@ impl Mirror {
                 } => {
                     changed.entry(subscription).or_default().push(event);
                 }
-                SubscriberOutput::PartArrived { origin_time_us, .. } => {
-                    let delay_us = node::clock::unix_time_us().saturating_sub(origin_time_us);
-                    self.metrics.arrival_delay.observe(delay_us as f64 / 1e6);
+                SubscriberOutput::PartArrived {
+                    subscription,
+                    origin_time_us,
+                    ..
+                } => {
+                    let since = self.live_since_us.get(&subscription).copied().unwrap_or(0);
+                    if origin_time_us < since {
+                        self.metrics.backfill_parts.inc();
+                    } else {
+                        let delay_us = node::clock::unix_time_us().saturating_sub(origin_time_us);
+                        self.metrics.arrival_delay.observe(delay_us as f64 / 1e6);
+                    }
                 }
                 SubscriberOutput::Gap { reason, .. } => {
                     self.metrics
@@ -251,6 +271,7 @@ impl Mirror {
                     if let Some(name) = self.names.remove(&subscription) {
                         tracing::info!(stream = %name, code = code.reason(), %reason, "upstream refused the subscription");
                         self.handles.remove(&name);
+                        self.live_since_us.remove(&subscription);
                         self.subscriber
                             .unsubscribe(subscription, node::clock::now());
                         self.metrics.subscriptions.set(self.handles.len() as i64);
@@ -284,6 +305,7 @@ impl Mirror {
             self.subscriber.unsubscribe(handle, node::clock::now());
             self.handles.remove(&name);
             self.names.remove(&handle);
+            self.live_since_us.remove(&handle);
             self.table.remove(&name);
         }
         self.metrics.subscriptions.set(self.handles.len() as i64);
