@@ -263,6 +263,43 @@ async fn routing_follows_region_distance_load_and_health() {
     let (_, body) = cp.call(M::GET, "/v1/live", None, None).await;
     assert_eq!(body[0]["stream"], "show");
 
+    // A room's home relay is near the host (the origin is in eu), the same for every asking
+    // relay, and sticky.
+    cp.heartbeat(json!({"id": "relay-us", "role": "chat_relay", "region": "us", "ws_url": "ws://relay-us.example/ws"}))
+        .await;
+    for asking in ["relay-us", "relay-eu", "relay-us"] {
+        let (status, body) = cp
+            .call(
+                M::GET,
+                &format!("/v1/rooms/show/home?relay={asking}"),
+                Some(NODE),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        cp.conforms(&body, "RoomHome");
+        assert_eq!(body["relay_id"], "relay-eu");
+    }
+    // A room whose stream is not live gets a home in the asking relay's region.
+    let (_, body) = cp
+        .call(
+            M::GET,
+            "/v1/rooms/lobby/home?relay=relay-us",
+            Some(NODE),
+            None,
+        )
+        .await;
+    assert_eq!(body["relay_id"], "relay-us");
+    let (status, _) = cp
+        .call(
+            M::GET,
+            "/v1/rooms/lobby/home?relay=edge-eu-1",
+            Some(NODE),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "only relays ask for homes");
+
     // A node that stops beating leaves routing within 3 s of its last beat (detector
     // defaults: suspect 1.5 s, dead 2.5 s); the others keep beating meanwhile.
     let started = std::time::Instant::now();
