@@ -32,17 +32,23 @@ pub fn drain_registry_events(registry: &mut Registry, metrics: &ControlPlaneMetr
     }
 }
 
-/// Runs the failure detector until `shutdown`: wakes at the registry's next deadline (or on an
-/// input), advances it, and refreshes the `livecdn_cp_nodes` gauges.
+/// Runs the failure detector until `shutdown`: wakes at the registry's next deadline (at least
+/// every [`MAX_TICK`], or on a deregistration), advances it, and refreshes the
+/// `livecdn_cp_nodes` gauges at most once per [`MAX_TICK`] (the walk is O(nodes), so it must not
+/// run per heartbeat).
 pub async fn run_detector(state: Arc<ControlPlane>, shutdown: Shutdown) {
     let mut previous: HashMap<NodeLabels, i64> = HashMap::new();
+    let mut refreshed: Option<std::time::Instant> = None;
     loop {
         let now = node::clock::now();
         let wake = {
             let mut registry = state.registry();
             registry.handle_timeout(now);
             drain_registry_events(&mut registry, &state.metrics);
-            previous = refresh_node_gauges(&registry, &state.metrics, previous);
+            if refreshed.is_none_or(|at| now.saturating_duration_since(at) >= MAX_TICK) {
+                previous = refresh_node_gauges(&registry, &state.metrics, previous);
+                refreshed = Some(now);
+            }
             registry.poll_timeout()
         };
         let sleep = wake

@@ -51,7 +51,8 @@ pub async fn heartbeat(
         crate::tasks::drain_registry_events(&mut registry, &state.metrics);
         outcome
     };
-    state.registry_changed.notify_one();
+    // No wake-up of the detector task here: a beat only moves deadlines later, and routing
+    // re-checks liveness at its own `now`. (Waking it per beat cost O(nodes) per beat.)
     let outcome = match outcome {
         Ok(HeartbeatOutcome::Registered) => {
             tracing::info!(node = %node_id, "node registered");
