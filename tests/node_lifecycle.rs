@@ -24,7 +24,21 @@ fn start_role(role: &str, prefix: &str, extra: &[(String, String)]) -> (Process,
             "127.0.0.1:0".to_owned(),
         ),
         (format!("{prefix}SHUTDOWN__DRAIN_DEADLINE"), "1s".to_owned()),
-        // The control plane's database goes to a temporary file, not the working directory.
+        // The chat relay needs its token secret; databases go to temporary files, not the
+        // working directory.
+        (
+            "LIVECDN_CHAT_RELAY__CHAT__TOKEN_SECRET".to_owned(),
+            "test-secret".to_owned(),
+        ),
+        (
+            "LIVECDN_CHAT_RELAY__DATABASE__URL".to_owned(),
+            format!(
+                "sqlite://{}",
+                std::env::temp_dir()
+                    .join(format!("livecdn-test-chat-{port}.db"))
+                    .display()
+            ),
+        ),
         (
             "LIVECDN_CONTROL_PLANE__DATABASE__URL".to_owned(),
             format!(

@@ -1,40 +1,103 @@
-//! The chat-relay role of livecdn. It runs WebSocket chat rooms with likes, gifts and moderation, federated across regions.
+//! The chat-relay role of livecdn: WebSocket chat rooms with likes, gifts and moderation
+//! (`docs/chat-protocol.md` is the spec), as the **home relay** of every room it serves.
+//! Federation between relays (forwarding to another home, mirrors) is not implemented yet.
 //!
-//! **Status:** this role is not implemented yet. It starts only its HTTP listener with
-//! `/healthz`, `/readyz` and `/metrics`, so deployments, `livecdn dev` and
-//! monitoring can be wired now; its behaviour lands with its issue.
+//! Data flow: `ws` (upgrade, token check) → `session` (one task per connection) → `room`
+//! (one task per room: `room::home::HomeRoom` drives `chat_proto::RoomSequencer`,
+//! `Moderation`, `LikeCoalescer`, the ledger in `gifts`) → the room's broadcast of
+//! pre-encoded frames → every session of the room; `room::log` appends sequenced events to the
+//! database in batches. `http` adds wallets, the gift catalogue and `/v1/rooms`; `report`
+//! heartbeats to the control plane.
+//!
+//! **Invariant:** a sequenced event is queued for the chat log before it is broadcast or
+//! acked, and the log is drained before the process exits, so a clean shutdown loses no
+//! acknowledged message.
 //!
 //! Starting is two-phase so a caller (such as `livecdn dev`) learns of a port clash before
-//! anything serves: [`bind`] claims the sockets, [`BoundChatRelay::serve`] runs until shutdown.
+//! anything serves: [`bind`] claims the sockets, opens the database and loads the gift
+//! catalogue, [`BoundChatRelay::serve`] runs until shutdown.
 #![warn(missing_docs)]
 
 pub mod config;
+mod gifts;
+mod http;
+pub mod metrics;
+mod rate;
+mod report;
+mod room;
+mod session;
+mod ws;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use config::ChatRelayConfig;
-use node::role::{ListenerOnly, RoleError};
+pub use http::MAX_TOPUP;
+use node::role::{NodeServices, RoleError};
 use node::shutdown::Shutdown;
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+
+use crate::config::ChatSection;
+use crate::metrics::ChatMetrics;
+use crate::room::{RoomContext, Rooms};
 
 /// The role's name in logs, metrics and the CLI.
 pub const ROLE: &str = "chat-relay";
 
-/// A chat-relay whose listeners are bound, ready to serve.
+/// How often the per-user rate limiter forgets users back at full quota.
+const USER_LIMIT_PRUNE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A chat-relay whose listener is bound and whose database is open, ready to serve.
 #[derive(Debug)]
 pub struct BoundChatRelay {
-    listener: ListenerOnly,
+    config: ChatRelayConfig,
+    services: NodeServices,
+    http: TcpListener,
+    http_tls: Option<Arc<node::rustls::ServerConfig>>,
+    store: store::Store,
+    metrics: ChatMetrics,
 }
 
-/// Checks the configuration's files and binds the listeners.
+/// Checks the configuration (`chat.token_secret` is required), binds the HTTP listener, opens
+/// the database (applying migrations) and upserts `[[gifts.catalog]]`.
 pub async fn bind(config: ChatRelayConfig) -> Result<BoundChatRelay, RoleError> {
-    let listener = ListenerOnly::bind(
-        ROLE,
-        config.node.id_or(ROLE),
-        &config.http,
-        config.shutdown.drain_deadline,
+    if config.chat.token_secret.expose().is_empty() {
+        return Err(RoleError::Missing(
+            "chat.token_secret is required: the secret chat tokens are signed with".to_owned(),
+        ));
+    }
+    let http_tls = node::role::load_http_tls(&config.http)?;
+    let mut services = NodeServices::new(ROLE);
+    let metrics = ChatMetrics::register(&mut services.registry);
+    let http = services
+        .bind_http(config.http.listen, "http.listen")
+        .await?;
+    let database_ready = services.readiness.register("database");
+    let store = store::Store::connect(
+        config.database.url.expose(),
+        config.database.max_connections,
     )
-    .await?;
-    Ok(BoundChatRelay { listener })
+    .await
+    .map_err(|error| RoleError::Missing(format!("database.url: {error}")))?;
+    for entry in &config.gifts.catalog {
+        store
+            .upsert_gift_kind(&entry.into())
+            .await
+            .map_err(|error| {
+                RoleError::Missing(format!("gifts.catalog {:?}: {error}", entry.id))
+            })?;
+    }
+    database_ready.set(true);
+    Ok(BoundChatRelay {
+        config,
+        services,
+        http,
+        http_tls,
+        store,
+        metrics,
+    })
 }
 
 /// Binds, then serves until `shutdown` triggers and the drain completes.
@@ -45,11 +108,125 @@ pub async fn run(config: ChatRelayConfig, shutdown: Shutdown) -> Result<(), Role
 impl BoundChatRelay {
     /// The bound HTTP address.
     pub fn http_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.http_addr()
+        self.http.local_addr()
     }
 
-    /// Serves until `shutdown` triggers, then drains within `[shutdown] drain_deadline`.
+    /// Serves `/ws` and the `/v1` routes until `shutdown` triggers; then closes every
+    /// WebSocket with 1001 and flushes every room's chat log, within
+    /// `[shutdown] drain_deadline`.
     pub async fn serve(self, shutdown: Shutdown) -> Result<(), RoleError> {
-        self.listener.serve(shutdown).await
+        let Self {
+            config,
+            services,
+            http,
+            http_tls,
+            store,
+            metrics,
+        } = self;
+        let addr = http.local_addr()?;
+        tracing::info!(node = %config.node.id_or(ROLE), %addr, "chat relay listening: /ws");
+        let rooms = Rooms::new(Arc::new(RoomContext {
+            chat: config.chat.clone(),
+            store: store.clone(),
+            metrics: metrics.clone(),
+            shutdown: shutdown.clone(),
+        }));
+        let relay = Arc::new(Relay::new(
+            &config,
+            store.clone(),
+            metrics,
+            rooms.clone(),
+            shutdown.clone(),
+        ));
+        let pruner = tokio::spawn(prune_user_limits(relay.clone()));
+        let heartbeats = control_client::ControlClient::new(&config.control).map(|client| {
+            let report = report::ChatRelayReport::new(
+                &config,
+                Some(addr),
+                http_tls.is_some(),
+                rooms.clone(),
+            );
+            let interval = config.control.heartbeat_interval;
+            tokio::spawn(control_client::run_heartbeats(
+                client,
+                report,
+                interval,
+                shutdown.clone(),
+            ))
+        });
+        let drain = config.shutdown.drain_deadline;
+        let app = http::routes(relay.clone());
+        let served = services.serve(http, app, http_tls, shutdown, drain).await;
+        // Sessions saw the same shutdown: they close with 1001. Rooms flush their logs.
+        relay.sessions.close();
+        if tokio::time::timeout(drain, relay.sessions.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("sessions still open at the drain deadline");
+        }
+        rooms.wait_closed(drain).await;
+        pruner.abort();
+        if let Some(heartbeats) = heartbeats {
+            let _ = heartbeats.await;
+        }
+        // A room still flushing past the deadline holds a connection; do not wait for it.
+        let _ = tokio::time::timeout(drain, store.close()).await;
+        served.map_err(RoleError::from)
+    }
+}
+
+/// What the HTTP handlers and sessions share.
+#[derive(Debug)]
+pub(crate) struct Relay {
+    pub(crate) chat: ChatSection,
+    pub(crate) limits: chat_proto::Limits,
+    pub(crate) demo_topup: bool,
+    pub(crate) store: store::Store,
+    pub(crate) metrics: ChatMetrics,
+    pub(crate) rooms: Arc<Rooms>,
+    pub(crate) users: rate::UserLimits,
+    pub(crate) shutdown: Shutdown,
+    /// Every WebSocket session, so the drain can wait for their closes.
+    pub(crate) sessions: TaskTracker,
+    guests: AtomicU64,
+}
+
+impl Relay {
+    fn new(
+        config: &ChatRelayConfig,
+        store: store::Store,
+        metrics: ChatMetrics,
+        rooms: Arc<Rooms>,
+        shutdown: Shutdown,
+    ) -> Self {
+        let chat = config.chat.clone();
+        Self {
+            limits: chat.limits(),
+            users: rate::UserLimits::new(chat.user_rate, chat.user_burst),
+            chat,
+            demo_topup: config.gifts.demo_topup,
+            store,
+            metrics,
+            rooms,
+            shutdown,
+            sessions: TaskTracker::new(),
+            guests: AtomicU64::new(0),
+        }
+    }
+
+    /// A fresh `anon:` user id for a token-less guest, unique on this relay (start time and
+    /// a counter).
+    pub(crate) fn anon_id(&self) -> String {
+        let n = self.guests.fetch_add(1, Ordering::Relaxed);
+        format!("anon:{:x}-{n}", node::clock::unix_time_ms())
+    }
+}
+
+async fn prune_user_limits(relay: Arc<Relay>) {
+    let mut ticker = tokio::time::interval(USER_LIMIT_PRUNE);
+    loop {
+        ticker.tick().await;
+        relay.users.prune();
     }
 }

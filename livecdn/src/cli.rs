@@ -34,7 +34,10 @@ pub(crate) enum Command {
     ControlPlane(RoleArgs),
     /// Run a chat relay: WebSocket rooms, likes, gifts, moderation, federation.
     ///
-    /// NOT IMPLEMENTED YET: serves only /healthz, /readyz and /metrics on http.listen.
+    /// Chatters connect to ws://HOST:8091/ws?room=ROOM&token=TOKEN (docs/chat-protocol.md);
+    /// the relay is the home of every room it serves: it sequences, moderates and stores the
+    /// chat log and gift ledger in database.url. Needs chat.token_secret. Not implemented yet:
+    /// federation between relays (forwarding to another room's home, mirrors).
     ChatRelay(RoleArgs),
     /// Run a whole local cluster in one process (every role that exists so far).
     ///

@@ -40,6 +40,12 @@ pub const DEV_ADMIN_TOKEN: &str = "dev-admin-token";
 pub const DEV_NODE_TOKEN: &str = "dev-node-token";
 /// The secret chat tokens are signed with in the dev cluster.
 pub const DEV_CHAT_SECRET: &str = "dev-chat-secret";
+/// The dev chat relays' gift catalogue: id, name, price in wallet units.
+pub const DEV_GIFTS: [(&str, &str, i64); 3] = [
+    ("rose", "Rose", 1),
+    ("heart", "Heart", 5),
+    ("rocket", "Rocket", 100),
+];
 /// Region distance between the two dev regions.
 pub const DEV_REGION_DISTANCE: u32 = 100;
 /// A second stream for the developer's own publisher (ffmpeg, OBS).
@@ -133,6 +139,42 @@ impl DevPlan {
             "sqlite://{}",
             config.data_dir.join("control-plane.db").display()
         );
+        // Each relay is the home of the rooms its clients join (no federation yet), so each
+        // keeps its own chat log and wallets.
+        let chat_relay_config = |db: &str,
+                                 control: control_client::ControlSection,
+                                 log: LogSection,
+                                 shutdown: ShutdownSection| {
+            chat_relay::ChatRelayConfig {
+                chat: chat_relay::config::ChatSection {
+                    token_secret: node::redact::Redacted::new(DEV_CHAT_SECRET.to_owned()),
+                    ..Default::default()
+                },
+                database: chat_relay::config::DatabaseSection {
+                    url: node::redact::Redacted::new(format!(
+                        "sqlite://{}",
+                        config.data_dir.join(db).display()
+                    )),
+                    ..Default::default()
+                },
+                gifts: chat_relay::config::GiftsSection {
+                    demo_topup: true,
+                    catalog: DEV_GIFTS
+                        .iter()
+                        .map(|(id, name, price)| chat_relay::config::GiftEntry {
+                            id: (*id).to_owned(),
+                            name: (*name).to_owned(),
+                            price: *price,
+                            animation: String::new(),
+                        })
+                        .collect(),
+                },
+                control,
+                log,
+                shutdown,
+                ..Default::default()
+            }
+        };
         Ok(Self {
             control_plane: control_plane::ControlPlaneConfig {
                 node: node("control-plane", region_a),
@@ -233,8 +275,7 @@ impl DevPlan {
                     listen: at(ports.relay_a),
                     tls: None,
                 },
-                log: log.clone(),
-                shutdown: shutdown.clone(),
+                ..chat_relay_config("chat-a.db", control(0), log.clone(), shutdown.clone())
             },
             relay_b: chat_relay::ChatRelayConfig {
                 node: node("chat-relay-b", region_b),
@@ -242,8 +283,7 @@ impl DevPlan {
                     listen: at(ports.relay_b),
                     tls: None,
                 },
-                log,
-                shutdown,
+                ..chat_relay_config("chat-b.db", control(0), log, shutdown)
             },
             ports,
             certs_dir,

@@ -120,7 +120,7 @@ fn print_banner(plan: &DevPlan, config: &DevConfig) {
         "rtmp://{}/{}",
         plan.origin.rtmp.listen, plan.origin.rtmp.app
     );
-    let pending = "health and metrics only: not implemented yet";
+    let chat = "chat home of its rooms (ws /ws); federation not implemented yet";
     let control = url(plan.control_plane.http.listen);
     let rows = [
         (
@@ -146,12 +146,12 @@ fn print_banner(plan: &DevPlan, config: &DevConfig) {
         (
             "chat relay A",
             url(plan.relay_a.http.listen),
-            format!("region {region_a}; {pending}"),
+            format!("region {region_a}; {chat}"),
         ),
         (
             "chat relay B",
             url(plan.relay_b.http.listen),
-            format!("region {region_b}; {pending}"),
+            format!("region {region_b}; {chat}"),
         ),
     ];
     let mut text = format!(

@@ -1,0 +1,294 @@
+//! Rooms: the registry of rooms this relay holds, the handle sessions talk to, and the task
+//! that drives each room.
+//!
+//! One task per room owns all of the room's state (a [`RoomRole`]); sessions send it
+//! [`Command`]s and get their answer on a oneshot. Events go out once per room on a
+//! `tokio::sync::broadcast` of pre-encoded frames ([`Fanout`]), so a message is encoded once,
+//! whatever the number of clients.
+//!
+//! **Invariant:** a room's connection count only grows under the registry lock, and a room
+//! closes itself (idle) only under that lock with the count at zero, so a session never joins
+//! a room that is going away.
+
+pub(crate) mod home;
+mod log;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::Utf8Bytes;
+use chat_proto::{ChatClaims, ClientFrame, ServerFrame};
+use node::shutdown::Shutdown;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinSet;
+use tracing::Instrument as _;
+
+use crate::config::ChatSection;
+use crate::metrics::ChatMetrics;
+
+/// Commands queued per room before senders wait.
+const COMMAND_QUEUE: usize = 1024;
+
+/// What every room task shares.
+#[derive(Debug)]
+pub(crate) struct RoomContext {
+    pub(crate) chat: ChatSection,
+    pub(crate) store: store::Store,
+    pub(crate) metrics: ChatMetrics,
+    pub(crate) shutdown: Shutdown,
+}
+
+/// The rooms this relay holds.
+#[derive(Debug)]
+pub(crate) struct Rooms {
+    ctx: Arc<RoomContext>,
+    rooms: Mutex<HashMap<String, RoomHandle>>,
+    tasks: Mutex<JoinSet<()>>,
+}
+
+/// A session's way to a room.
+#[derive(Debug, Clone)]
+pub(crate) struct RoomHandle {
+    commands: mpsc::Sender<Command>,
+    pub(crate) stats: Arc<RoomStats>,
+}
+
+/// Counters of one room, read by `/v1/rooms` and heartbeats. Cumulative since the room opened
+/// on this relay.
+#[derive(Debug, Default)]
+pub(crate) struct RoomStats {
+    pub(crate) connections: AtomicU64,
+    pub(crate) messages: AtomicU64,
+    pub(crate) likes: AtomicU64,
+    pub(crate) gift_value: AtomicU64,
+    pub(crate) last_seq: AtomicU64,
+}
+
+/// One connection's membership in a room; leaving is dropping it.
+#[derive(Debug)]
+pub(crate) struct Member {
+    stats: Arc<RoomStats>,
+    metrics: ChatMetrics,
+}
+
+/// A request from a session to its room.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// A `welcome` for a new connection (`since` from the URL) or a `resume`, with a fresh
+    /// subscription to the room's events that starts right after the welcome's `last_seq`.
+    Welcome {
+        claims: ChatClaims,
+        since: Option<u64>,
+        reply: oneshot::Sender<Joined>,
+    },
+    /// A decoded client frame; the answer (`ack`, `error`) or `None`.
+    Frame {
+        claims: ChatClaims,
+        frame: ClientFrame,
+        reply: oneshot::Sender<Option<ServerFrame>>,
+    },
+}
+
+/// The answer to [`Command::Welcome`].
+#[derive(Debug)]
+pub(crate) struct Joined {
+    pub(crate) welcome: ServerFrame,
+    pub(crate) events: broadcast::Receiver<Fanout>,
+}
+
+/// One broadcast frame, encoded once for every client of the room.
+#[derive(Debug, Clone)]
+pub(crate) struct Fanout {
+    pub(crate) text: Utf8Bytes,
+    /// The event's seq, for sequenced events.
+    pub(crate) seq: Option<u64>,
+    /// When it was sequenced (or coalesced), for the fan-out delay.
+    pub(crate) at: Instant,
+}
+
+/// What this relay is for a room. Only `Home` exists so far: this relay sequences every room
+/// it serves. Federation adds a `Mirror` (events sequenced by another relay) with the same
+/// [`Command`] interface.
+#[derive(Debug)]
+pub(crate) enum RoomRole {
+    /// This relay sequences, moderates and persists the room.
+    Home(Box<home::HomeRoom>),
+}
+
+impl RoomRole {
+    async fn run(self, commands: mpsc::Receiver<Command>) {
+        match self {
+            Self::Home(room) => room.run(commands).await,
+        }
+    }
+}
+
+impl Rooms {
+    pub(crate) fn new(ctx: Arc<RoomContext>) -> Arc<Self> {
+        Arc::new(Self {
+            ctx,
+            rooms: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(JoinSet::new()),
+        })
+    }
+
+    /// Joins `name`, opening the room (restored from the database by its task) if this relay
+    /// does not hold it yet.
+    pub(crate) fn join(self: &Arc<Self>, name: &str) -> (RoomHandle, Member) {
+        let mut rooms = lock(&self.rooms);
+        let handle = match rooms.get(name) {
+            Some(handle) if !handle.commands.is_closed() => handle.clone(),
+            _ => {
+                let handle = self.open(name);
+                rooms.insert(name.to_owned(), handle.clone());
+                self.ctx
+                    .metrics
+                    .rooms
+                    .set(i64::try_from(rooms.len()).unwrap_or(i64::MAX));
+                handle
+            }
+        };
+        handle.stats.connections.fetch_add(1, Ordering::Relaxed);
+        self.ctx.metrics.connections.inc();
+        let member = Member {
+            stats: handle.stats.clone(),
+            metrics: self.ctx.metrics.clone(),
+        };
+        (handle, member)
+    }
+
+    /// The rooms held now, by name.
+    pub(crate) fn snapshot(&self) -> Vec<(String, Arc<RoomStats>)> {
+        let mut rooms: Vec<_> = lock(&self.rooms)
+            .iter()
+            .map(|(name, handle)| (name.clone(), handle.stats.clone()))
+            .collect();
+        rooms.sort_by(|a, b| a.0.cmp(&b.0));
+        rooms
+    }
+
+    /// Waits for every room task to end (they end on shutdown after flushing their log), at
+    /// most `deadline`.
+    pub(crate) async fn wait_closed(&self, deadline: Duration) {
+        let mut tasks = std::mem::take(&mut *lock(&self.tasks));
+        let all = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(deadline, all).await.is_err() {
+            tracing::warn!(?deadline, "rooms still flushing at the drain deadline");
+        }
+    }
+
+    /// Removes `name` if nobody is connected; called by the room's own task when idle or
+    /// failed. Returns whether it was removed.
+    fn remove_if_idle(&self, name: &str, stats: &Arc<RoomStats>) -> bool {
+        let mut rooms = lock(&self.rooms);
+        if stats.connections.load(Ordering::Relaxed) > 0 {
+            return false;
+        }
+        if rooms
+            .get(name)
+            .is_some_and(|h| Arc::ptr_eq(&h.stats, stats))
+        {
+            rooms.remove(name);
+            self.ctx
+                .metrics
+                .rooms
+                .set(i64::try_from(rooms.len()).unwrap_or(i64::MAX));
+        }
+        true
+    }
+
+    fn open(self: &Arc<Self>, name: &str) -> RoomHandle {
+        let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
+        let stats = Arc::new(RoomStats::default());
+        let (ctx, weak, name) = (self.ctx.clone(), Arc::downgrade(self), name.to_owned());
+        let task_stats = stats.clone();
+        let mut tasks = lock(&self.tasks);
+        while tasks.try_join_next().is_some() {}
+        let span = tracing::info_span!("room", room = %name);
+        let task = async move {
+            match home::HomeRoom::open(name.clone(), ctx, task_stats.clone(), weak.clone()).await {
+                Ok(room) => RoomRole::Home(Box::new(room)).run(receiver).await,
+                Err(error) => {
+                    tracing::error!(room = %name, %error, "cannot restore the room from the database");
+                    // Dropping the receiver fails every queued command: those sessions close
+                    // with 1011 and their clients reconnect.
+                    drop(receiver);
+                    if let Some(rooms) = weak.upgrade() {
+                        rooms.forget(&name, &task_stats);
+                    }
+                }
+            }
+        };
+        tasks.spawn(task.instrument(span));
+        RoomHandle { commands, stats }
+    }
+
+    /// Drops the registry entry of a room whose task ended, members or not.
+    fn forget(&self, name: &str, stats: &Arc<RoomStats>) {
+        let mut rooms = lock(&self.rooms);
+        if rooms
+            .get(name)
+            .is_some_and(|h| Arc::ptr_eq(&h.stats, stats))
+        {
+            rooms.remove(name);
+            self.ctx
+                .metrics
+                .rooms
+                .set(i64::try_from(rooms.len()).unwrap_or(i64::MAX));
+        }
+    }
+}
+
+impl RoomHandle {
+    /// Queues `command`; `false` if the room's task has ended.
+    pub(crate) async fn send(&self, command: Command) -> bool {
+        self.commands.send(command).await.is_ok()
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.stats.connections.fetch_sub(1, Ordering::Relaxed);
+        self.metrics.connections.dec();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// An `error` frame; `retry_after` is rounded up to whole milliseconds.
+pub(crate) fn error_frame(
+    code: chat_proto::ErrorCode,
+    message: impl Into<String>,
+    client_id: Option<String>,
+    idempotency_key: Option<String>,
+    retry_after: Option<Duration>,
+) -> ServerFrame {
+    ServerFrame::Error {
+        code,
+        message: message.into(),
+        client_id,
+        idempotency_key,
+        retry_after_ms: retry_after.map(ceil_ms),
+    }
+}
+
+fn ceil_ms(duration: Duration) -> u64 {
+    let ms = duration.as_millis() + u128::from(!duration.subsec_nanos().is_multiple_of(1_000_000));
+    u64::try_from(ms).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_rounds_up() {
+        assert_eq!(ceil_ms(Duration::from_micros(1500)), 2);
+        assert_eq!(ceil_ms(Duration::from_millis(6000)), 6000);
+        assert_eq!(ceil_ms(Duration::ZERO), 0);
+    }
+}

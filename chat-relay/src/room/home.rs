@@ -1,0 +1,353 @@
+//! [`HomeRoom`]: a room this relay is home for (`docs/chat-protocol.md` §6–§8). Its task owns
+//! the room's `RoomSequencer`, `Moderation`, `LikeCoalescer` and gift bookkeeping, so nothing
+//! is locked: sessions send [`Command`]s, the task answers each in turn.
+//!
+//! Per sequenced event, in this order: sequence → queue for the chat log → broadcast → ack.
+//! A gift first commits in the ledger (off the task; the outcome comes back on a channel),
+//! and is sequenced only if the commit was not a replay.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use chat_proto::{
+    ChatClaims, ChatEvent, ChatRole, ClientFrame, EventKind, LikeCoalescer, ModAction, Moderation,
+    Resume, RoomSequencer, ServerFrame, Submitted, encode_server,
+};
+use store::StoreError;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+mod gift;
+mod moderate;
+
+use super::log::{self, ChatLog};
+use super::{Command, Fanout, Joined, RoomContext, RoomStats, Rooms, error_frame};
+use crate::gifts::{Committed, GiftBook};
+
+/// A room sequenced on this relay.
+#[derive(Debug)]
+pub(crate) struct HomeRoom {
+    name: String,
+    ctx: Arc<RoomContext>,
+    stats: Arc<RoomStats>,
+    rooms: Weak<Rooms>,
+    sequencer: RoomSequencer,
+    moderation: Moderation,
+    likes: LikeCoalescer,
+    gifts: GiftBook,
+    /// Users who joined with a host token: bans against them are refused.
+    hosts: HashSet<String>,
+    events: broadcast::Sender<Fanout>,
+    log: ChatLog,
+    committed_tx: mpsc::UnboundedSender<Committed>,
+    committed_rx: mpsc::UnboundedReceiver<Committed>,
+    viewers_sent: u64,
+    next_tick: Instant,
+    idle_since: Option<Instant>,
+}
+
+impl HomeRoom {
+    /// Restores the room from the database: `last_seq` (so seqs continue after a restart) and
+    /// the history ring (so resumes and deletes work across restarts).
+    pub(crate) async fn open(
+        name: String,
+        ctx: Arc<RoomContext>,
+        stats: Arc<RoomStats>,
+        rooms: Weak<Rooms>,
+    ) -> Result<Self, StoreError> {
+        let chat = &ctx.chat;
+        let last = ctx.store.last_chat_seq(&name).await?.unwrap_or(0);
+        let last = u64::try_from(last).unwrap_or(0);
+        let mut records = Vec::new();
+        let mut after = last.saturating_sub(u64::try_from(chat.history_len).unwrap_or(u64::MAX));
+        while after < last {
+            let from = i64::try_from(after).unwrap_or(i64::MAX);
+            let page = ctx
+                .store
+                .chat_after(&name, from, store::MAX_PAGE_LIMIT)
+                .await?;
+            let Some(end) = page.last().and_then(|r| u64::try_from(r.seq).ok()) else {
+                break;
+            };
+            after = end;
+            records.extend(page);
+        }
+        let sequencer = RoomSequencer::restore(chat.room_config(), last, log::events(records));
+        let now = node::clock::now();
+        let mut moderation = Moderation::new(chat.max_text_chars);
+        let _ = moderation.apply(
+            ModAction::SlowMode {
+                interval: chat.slow_mode,
+            },
+            now,
+        );
+        stats.last_seq.store(last, Ordering::Relaxed);
+        tracing::info!(
+            last_seq = last,
+            history = sequencer.history().count(),
+            "room opened"
+        );
+        let (committed_tx, committed_rx) = mpsc::unbounded_channel();
+        Ok(Self {
+            gifts: GiftBook::seeded(sequencer.history()),
+            log: ChatLog::spawn(ctx.store.clone(), name.clone(), ctx.metrics.clone()),
+            likes: LikeCoalescer::new(chat.like_interval, 0),
+            events: broadcast::channel(chat.fanout_buffer.max(1)).0,
+            next_tick: now + chat.viewers_interval,
+            name,
+            stats,
+            rooms,
+            sequencer,
+            moderation,
+            hosts: HashSet::new(),
+            committed_tx,
+            committed_rx,
+            viewers_sent: 0,
+            idle_since: None,
+            ctx,
+        })
+    }
+
+    /// Serves commands until shutdown or until the room has been idle long enough, then
+    /// flushes likes, waits for gift commits in flight and drains the chat log.
+    pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let shutdown = self.ctx.shutdown.clone();
+        loop {
+            let wake = self.poll_timeout();
+            tokio::select! {
+                () = shutdown.triggered() => break,
+                command = commands.recv() => match command {
+                    Some(command) => self.handle(command).await,
+                    None => break,
+                },
+                Some(done) = self.committed_rx.recv() => self.handle_committed(done).await,
+                () = tokio::time::sleep_until(wake.into()) => {
+                    if !self.handle_timeout(node::clock::now()) {
+                        break;
+                    }
+                }
+            }
+        }
+        drop(commands);
+        self.close().await;
+    }
+
+    async fn handle(&mut self, command: Command) {
+        match command {
+            Command::Welcome {
+                claims,
+                since,
+                reply,
+            } => {
+                if claims.role == ChatRole::Host {
+                    self.hosts.insert(claims.user_id.clone());
+                }
+                let (history, resumed) = match since.map(|after| self.sequencer.resume(after)) {
+                    None => (self.sequencer.welcome_history(), false),
+                    Some(Resume::Missed(events)) => (events, true),
+                    Some(Resume::TooOld { history }) => (history, false),
+                };
+                let welcome = ServerFrame::Welcome {
+                    room: self.name.clone(),
+                    user_id: claims.user_id,
+                    role: claims.role,
+                    last_seq: self.sequencer.last_seq(),
+                    history,
+                    resumed,
+                };
+                let events = self.events.subscribe();
+                let _ = reply.send(Joined { welcome, events });
+            }
+            Command::Frame {
+                claims,
+                frame,
+                reply,
+            } => self.handle_frame(claims, frame, reply).await,
+        }
+    }
+
+    async fn handle_frame(
+        &mut self,
+        claims: ChatClaims,
+        frame: ClientFrame,
+        reply: oneshot::Sender<Option<ServerFrame>>,
+    ) {
+        let (now, now_ms) = (node::clock::now(), wall_ms());
+        let answer = match frame {
+            ClientFrame::Chat { text, client_id } => self.chat(&claims, text, client_id, now).await,
+            ClientFrame::Like { count } => self.like(&claims, count.unwrap_or(1), now),
+            ClientFrame::Gift {
+                gift_id,
+                count,
+                idempotency_key,
+            } => {
+                let count = count.unwrap_or(1);
+                return self.gift(claims, gift_id, count, idempotency_key, reply, now, now_ms);
+            }
+            frame @ (ClientFrame::Delete { .. }
+            | ClientFrame::Ban { .. }
+            | ClientFrame::Unban { .. }
+            | ClientFrame::SlowMode { .. }) => self.moderate(&claims, frame, now, now_ms).await,
+            // Sessions answer these themselves.
+            ClientFrame::Ping {} | ClientFrame::Resume { .. } => None,
+        };
+        let _ = reply.send(answer);
+    }
+
+    async fn chat(
+        &mut self,
+        claims: &ChatClaims,
+        text: String,
+        client_id: Option<String>,
+        now: Instant,
+    ) -> Option<ServerFrame> {
+        // §6.3: a retry is acked with the first seq before moderation can refuse it.
+        let duplicate = client_id
+            .as_deref()
+            .and_then(|id| self.sequencer.duplicate_of(&claims.user_id, id));
+        if let Some(seq) = duplicate {
+            return Some(chat_ack(client_id, seq));
+        }
+        if let Err(refusal) = self.moderation.check_chat(claims, &text, now) {
+            let code = refusal.code();
+            self.ctx.metrics.reject(code.as_str());
+            let retry = refusal.retry_after();
+            return Some(error_frame(
+                code,
+                refusal.to_string(),
+                client_id,
+                None,
+                retry,
+            ));
+        }
+        let seq = match self
+            .sequencer
+            .submit_chat(claims, text, client_id.clone(), wall_ms())
+        {
+            Submitted::New(event) => {
+                self.stats.messages.fetch_add(1, Ordering::Relaxed);
+                self.publish(event, now).await
+            }
+            Submitted::Duplicate { seq } => seq,
+        };
+        Some(chat_ack(client_id, seq))
+    }
+
+    fn like(&mut self, claims: &ChatClaims, count: u32, now: Instant) -> Option<ServerFrame> {
+        if let Err(refusal) = self.moderation.check_user(&claims.user_id, now) {
+            self.ctx.metrics.reject(refusal.code().as_str());
+            let retry = refusal.retry_after();
+            return Some(error_frame(
+                refusal.code(),
+                refusal.to_string(),
+                None,
+                None,
+                retry,
+            ));
+        }
+        self.likes.handle_likes(u64::from(count), now);
+        self.stats
+            .likes
+            .fetch_add(u64::from(count), Ordering::Relaxed);
+        self.drain_likes(now);
+        None
+    }
+
+    /// Queues `event` for the log, then broadcasts it; returns its seq.
+    async fn publish(&mut self, event: ChatEvent, now: Instant) -> u64 {
+        let seq = event.seq;
+        let kind = match event.kind {
+            EventKind::Chat(_) => "chat",
+            EventKind::Gift(_) => "gift",
+            EventKind::System(_) => "system",
+        };
+        self.log.append(&self.name, &event).await;
+        self.stats.last_seq.store(seq, Ordering::Relaxed);
+        self.broadcast(&ServerFrame::Event(event), kind, Some(seq), now);
+        seq
+    }
+
+    fn broadcast(&self, frame: &ServerFrame, kind: &'static str, seq: Option<u64>, at: Instant) {
+        let text = encode_server(frame).into();
+        let receivers = self.events.send(Fanout { text, seq, at }).unwrap_or(0);
+        self.ctx
+            .metrics
+            .sent(kind, u64::try_from(receivers).unwrap_or(u64::MAX));
+    }
+
+    fn drain_likes(&mut self, now: Instant) {
+        while let Some(flush) = self.likes.poll_output() {
+            let frame = ServerFrame::Likes {
+                total: flush.total,
+                delta: flush.delta,
+            };
+            self.broadcast(&frame, "likes", None, now);
+        }
+    }
+
+    fn poll_timeout(&self) -> Instant {
+        self.likes
+            .poll_timeout()
+            .map_or(self.next_tick, |due| due.min(self.next_tick))
+    }
+
+    /// Flushes due likes; once per `viewers_interval` broadcasts a changed viewer count and
+    /// checks idleness. `false` when the room closed itself.
+    fn handle_timeout(&mut self, now: Instant) -> bool {
+        self.likes.handle_timeout(now);
+        self.drain_likes(now);
+        if now < self.next_tick {
+            return true;
+        }
+        self.next_tick = now + self.ctx.chat.viewers_interval;
+        self.moderation.prune(now);
+        let count = self.stats.connections.load(Ordering::Relaxed);
+        if count != self.viewers_sent {
+            self.viewers_sent = count;
+            self.broadcast(&ServerFrame::Viewers { count }, "viewers", None, now);
+        }
+        if count > 0 {
+            self.idle_since = None;
+            return true;
+        }
+        let since = *self.idle_since.get_or_insert(now);
+        let idle = now.saturating_duration_since(since) >= self.ctx.chat.room_idle_timeout;
+        if !idle || !self.gifts.is_idle() {
+            return true;
+        }
+        let Some(rooms) = self.rooms.upgrade() else {
+            return false;
+        };
+        !rooms.remove_if_idle(&self.name, &self.stats)
+    }
+
+    async fn close(mut self) {
+        self.likes.flush();
+        self.drain_likes(node::clock::now());
+        while !self.gifts.is_idle() {
+            match self.committed_rx.recv().await {
+                Some(done) => self.handle_committed(done).await,
+                None => break,
+            }
+        }
+        self.log.close().await;
+        tracing::info!(
+            last_seq = self.sequencer.last_seq(),
+            "room closed, log flushed"
+        );
+    }
+}
+
+fn chat_ack(client_id: Option<String>, seq: u64) -> ServerFrame {
+    ServerFrame::Ack {
+        client_id,
+        idempotency_key: None,
+        seq: Some(seq),
+        balance: None,
+    }
+}
+
+fn wall_ms() -> i64 {
+    i64::try_from(node::clock::unix_time_ms()).unwrap_or(i64::MAX)
+}
