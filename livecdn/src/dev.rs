@@ -139,10 +139,10 @@ impl DevPlan {
             "sqlite://{}",
             config.data_dir.join("control-plane.db").display()
         );
-        // Each relay is the home of the rooms its clients join (no federation yet), so each
-        // keeps its own chat log and wallets.
-        let chat_relay_config = |db: &str,
-                                 control: control_client::ControlSection,
+        // One database for the whole dev cluster, as a production cluster shares one
+        // PostgreSQL: the relays' chat log and gift ledger are the records the control plane
+        // serves, and a user's wallet is the same whichever relay they join.
+        let chat_relay_config = |control: control_client::ControlSection,
                                  log: LogSection,
                                  shutdown: ShutdownSection| {
             chat_relay::ChatRelayConfig {
@@ -151,10 +151,7 @@ impl DevPlan {
                     ..Default::default()
                 },
                 database: chat_relay::config::DatabaseSection {
-                    url: node::redact::Redacted::new(format!(
-                        "sqlite://{}",
-                        config.data_dir.join(db).display()
-                    )),
+                    url: node::redact::Redacted::new(database_url.clone()),
                     ..Default::default()
                 },
                 gifts: chat_relay::config::GiftsSection {
@@ -183,7 +180,7 @@ impl DevPlan {
                     tls: None,
                 },
                 database: control_plane::config::DatabaseSection {
-                    url: node::redact::Redacted::new(database_url),
+                    url: node::redact::Redacted::new(database_url.clone()),
                     ..Default::default()
                 },
                 auth: control_plane::config::AuthSection {
@@ -275,7 +272,7 @@ impl DevPlan {
                     listen: at(ports.relay_a),
                     tls: None,
                 },
-                ..chat_relay_config("chat-a.db", control(0), log.clone(), shutdown.clone())
+                ..chat_relay_config(control(0), log.clone(), shutdown.clone())
             },
             relay_b: chat_relay::ChatRelayConfig {
                 node: node("chat-relay-b", region_b),
@@ -283,7 +280,7 @@ impl DevPlan {
                     listen: at(ports.relay_b),
                     tls: None,
                 },
-                ..chat_relay_config("chat-b.db", control(0), log, shutdown)
+                ..chat_relay_config(control(0), log, shutdown)
             },
             ports,
             certs_dir,
