@@ -147,7 +147,8 @@ async fn nodes_register_route_rotate_keys_and_fail_over() {
         &format!(
             "[http]\nlisten = \"127.0.0.1:{cp_port}\"\n[database]\nurl = \"sqlite://{}/cp.db\"\n\
              [auth]\nadmin_tokens = [\"{ADMIN}\"]\nnode_tokens = [\"{NODE}\"]\n\
-             [[routing.distances]]\na = \"eu\"\nb = \"us\"\ndistance = 100\n",
+             [[routing.distances]]\na = \"eu\"\nb = \"us\"\ndistance = 100\n\
+             [stats]\ninterval = \"1s\"\n",
             data.path().display()
         ),
     )
@@ -297,6 +298,23 @@ async fn nodes_register_route_rotate_keys_and_fail_over() {
         advanced.is_some(),
         "the live stream stopped after the rotation"
     );
+
+    // The per-region time series counts the viewer the edge saw (this test's playlist
+    // requests), reported in the edge's heartbeats.
+    let counted = within(Duration::from_secs(10), || async {
+        let (_, rows) = json_call(
+            reqwest::Method::GET,
+            &format!("{base}/v1/streams/show/stats"),
+            Some(ADMIN),
+        )
+        .await;
+        rows.as_array().is_some_and(|rows| {
+            rows.iter()
+                .any(|r| r["region"] == "us" && r["viewers"].as_i64() >= Some(1))
+        })
+    })
+    .await;
+    assert!(counted.is_some(), "no stats row counted the us viewer");
 
     // kill -9 the us edge: viewers in us go to eu within the failure detector's bound.
     let killed_at = tokio::time::Instant::now();
