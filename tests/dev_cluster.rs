@@ -55,7 +55,7 @@ async fn dev_cluster_serves_every_node_and_refuses_a_second_instance() {
         "{banner}"
     );
     assert!(
-        banner.contains("federation not implemented yet"),
+        banner.contains("federated: one room, one order on both relays"),
         "the banner must be honest:\n{banner}"
     );
     assert!(data.path().join("certs/ca.pem").exists());

@@ -23,8 +23,12 @@ pub struct ChatRelayConfig {
     pub database: DatabaseSection,
     /// `[gifts]`: the gift catalogue and demo top-ups.
     pub gifts: GiftsSection,
-    /// `[control]`: the control plane this relay heartbeats to. Unset `control.url`: standalone.
+    /// `[control]`: the control plane this relay heartbeats to and asks for rooms' home
+    /// relays. Unset `control.url`: standalone (this relay is the home of every room). The
+    /// node token `control.token` also authenticates federation links between relays.
     pub control: control_client::ControlSection,
+    /// `[federation]`: links to other relays that are the home of a room (§9).
+    pub federation: FederationSection,
     /// `[log]`: logging.
     pub log: LogSection,
     /// `[shutdown]`: graceful shutdown.
@@ -136,6 +140,38 @@ impl ChatSection {
         chat_proto::Limits {
             max_frame_bytes: self.max_frame_bytes,
             max_text_chars: self.max_text_chars,
+        }
+    }
+}
+
+/// `[federation]`: how this relay mirrors rooms whose home is another relay
+/// (`docs/chat-protocol.md` §9). Links are WebSockets to the home's `/federation`,
+/// authenticated with the node token (`control.token`, shared by every relay).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationSection {
+    /// How long a client's frame forwarded to the home waits for its reply before the client
+    /// gets `unavailable` (a gift then must be retried with the same idempotency key, which
+    /// the ledger makes safe). Duration. Default: `"5s"`.
+    #[serde(with = "humantime_serde")]
+    pub forward_timeout: Duration,
+    /// Longest wait between two attempts to (re)connect a link to a home relay; waits start at
+    /// 100 ms and double up to this. Duration. Default: `"2s"`.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_backoff_max: Duration,
+    /// A link to a room's home down for this long makes the room ask the control plane for
+    /// its home again (then again every this long), so a dead home is replaced once the
+    /// control plane's failure detector declares it dead. Duration. Default: `"2s"`.
+    #[serde(with = "humantime_serde")]
+    pub home_grace: Duration,
+}
+
+impl Default for FederationSection {
+    fn default() -> Self {
+        Self {
+            forward_timeout: Duration::from_secs(5),
+            reconnect_backoff_max: Duration::from_secs(2),
+            home_grace: Duration::from_secs(2),
         }
     }
 }

@@ -7,7 +7,8 @@
 //! | `GET /v1/wallet` | chat token | `{"user_id":"u1","balance":900}` |
 //! | `POST /v1/wallet/topup` `{"amount":N}` | chat token; `gifts.demo_topup` | `{"balance":N}` |
 //! | `GET /v1/gifts/catalog` | — | `{"gifts":[{"id","name","price","animation"}]}` |
-//! | `GET /v1/rooms` | — | `{"rooms":[{"name","role","connections","last_seq",…}]}` |
+//! | `GET /v1/rooms` | — | `{"rooms":[{"name","role","connections","last_seq",…}]}` (`role`: `home` or `mirror`) |
+//! | `GET /federation` | node token (`Authorization: Bearer`) | WebSocket federation link ([`crate::federation`]) |
 //!
 //! The chat token goes in `Authorization: Bearer TOKEN` or a `token` query parameter; any
 //! room's token names its user.
@@ -34,10 +35,12 @@ pub const MAX_TOPUP: i64 = 1_000_000;
 pub(crate) fn routes(relay: Arc<Relay>) -> Router {
     Router::new()
         .route("/ws", get(crate::ws::upgrade))
+        .route("/federation", get(crate::federation::serve::upgrade))
         .route("/v1/wallet", get(wallet))
         .route("/v1/wallet/topup", post(topup))
         .route("/v1/gifts/catalog", get(catalog))
         .route("/v1/rooms", get(rooms))
+        .layer(axum::middleware::from_fn(crate::cors::cors))
         .with_state(relay)
 }
 
@@ -158,7 +161,7 @@ async fn rooms(State(relay): State<Arc<Relay>>) -> Json<Value> {
         .map(|(name, stats)| {
             json!({
                 "name": name,
-                "role": "home",
+                "role": if stats.mirror.load(Ordering::Relaxed) { "mirror" } else { "home" },
                 "connections": stats.connections.load(Ordering::Relaxed),
                 "last_seq": stats.last_seq.load(Ordering::Relaxed),
                 "messages": stats.messages.load(Ordering::Relaxed),

@@ -1,13 +1,15 @@
 //! The chat-relay role of livecdn: WebSocket chat rooms with likes, gifts and moderation
-//! (`docs/chat-protocol.md` is the spec), as the **home relay** of every room it serves.
-//! Federation between relays (forwarding to another home, mirrors) is not implemented yet.
+//! (`docs/chat-protocol.md` is the spec), federated: each room is sequenced by one home relay
+//! (the control plane says which) and mirrored by every other relay holding its clients.
 //!
 //! Data flow: `ws` (upgrade, token check) → `session` (one task per connection) → `room`
-//! (one task per room: `room::home::HomeRoom` drives `chat_proto::RoomSequencer`,
-//! `Moderation`, `LikeCoalescer`, the ledger in `gifts`) → the room's broadcast of
-//! pre-encoded frames → every session of the room; `room::log` appends sequenced events to the
-//! database in batches. `http` adds wallets, the gift catalogue and `/v1/rooms`; `report`
-//! heartbeats to the control plane.
+//! (one task per room, in the role the room's home decides: `room::home::HomeRoom` drives
+//! `chat_proto::RoomSequencer`, `Moderation`, `LikeCoalescer`, the ledger in `gifts`;
+//! `room::mirror::MirrorRoom` drives a `RoomMirror` and forwards to the home) → the room's
+//! broadcast of pre-encoded frames → every session of the room; `room::log` appends
+//! sequenced events to the database in batches. [`federation`] links relays (`/federation`).
+//! `http` adds wallets, the gift catalogue and `/v1/rooms`; `report` heartbeats to the
+//! control plane.
 //!
 //! **Invariant:** a sequenced event is queued for the chat log before it is broadcast or
 //! acked, and the log is drained before the process exits, so a clean shutdown loses no
@@ -19,6 +21,8 @@
 #![warn(missing_docs)]
 
 pub mod config;
+mod cors;
+pub mod federation;
 mod gifts;
 mod http;
 pub mod metrics;
@@ -40,6 +44,7 @@ use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
 use crate::config::ChatSection;
+use crate::federation::{ControlPlaneHomes, Federation, HomeLookup, StaticHomes};
 use crate::metrics::ChatMetrics;
 use crate::room::{RoomContext, Rooms};
 
@@ -58,6 +63,7 @@ pub struct BoundChatRelay {
     http_tls: Option<Arc<node::rustls::ServerConfig>>,
     store: store::Store,
     metrics: ChatMetrics,
+    lookup: Option<Arc<dyn HomeLookup>>,
 }
 
 /// Checks the configuration (`chat.token_secret` is required), binds the HTTP listener, opens
@@ -97,6 +103,7 @@ pub async fn bind(config: ChatRelayConfig) -> Result<BoundChatRelay, RoleError> 
         http_tls,
         store,
         metrics,
+        lookup: None,
     })
 }
 
@@ -111,8 +118,16 @@ impl BoundChatRelay {
         self.http.local_addr()
     }
 
-    /// Serves `/ws` and the `/v1` routes until `shutdown` triggers; then closes every
-    /// WebSocket with 1001 and flushes every room's chat log, within
+    /// Uses `lookup` to find rooms' home relays instead of the default: the control plane
+    /// when `control.url` is set, else this relay for every room.
+    #[must_use]
+    pub fn with_home_lookup(mut self, lookup: Arc<dyn HomeLookup>) -> Self {
+        self.lookup = Some(lookup);
+        self
+    }
+
+    /// Serves `/ws`, `/federation` and the `/v1` routes until `shutdown` triggers; then
+    /// closes every WebSocket with 1001 and flushes every room's chat log, within
     /// `[shutdown] drain_deadline`.
     pub async fn serve(self, shutdown: Shutdown) -> Result<(), RoleError> {
         let Self {
@@ -122,20 +137,39 @@ impl BoundChatRelay {
             http_tls,
             store,
             metrics,
+            lookup,
         } = self;
         let addr = http.local_addr()?;
-        tracing::info!(node = %config.node.id_or(ROLE), %addr, "chat relay listening: /ws");
+        let relay_id = config.node.id_or(ROLE);
+        tracing::info!(node = %relay_id, %addr, "chat relay listening: /ws, /federation");
+        let lookup =
+            lookup.unwrap_or_else(
+                || match control_client::ControlClient::new(&config.control) {
+                    Some(client) => Arc::new(ControlPlaneHomes::new(client, relay_id.clone())),
+                    None => Arc::new(StaticHomes::standalone(relay_id.clone())),
+                },
+            );
+        let federation = Arc::new(Federation::new(
+            relay_id,
+            config.control.token.expose().clone(),
+            lookup,
+            config.federation.clone(),
+            metrics.federation.clone(),
+            shutdown.clone(),
+        ));
         let rooms = Rooms::new(Arc::new(RoomContext {
             chat: config.chat.clone(),
             store: store.clone(),
             metrics: metrics.clone(),
             shutdown: shutdown.clone(),
+            federation: federation.clone(),
         }));
         let relay = Arc::new(Relay::new(
             &config,
             store.clone(),
             metrics,
             rooms.clone(),
+            federation,
             shutdown.clone(),
         ));
         let pruner = tokio::spawn(prune_user_limits(relay.clone()));
@@ -186,6 +220,7 @@ pub(crate) struct Relay {
     pub(crate) metrics: ChatMetrics,
     pub(crate) rooms: Arc<Rooms>,
     pub(crate) users: rate::UserLimits,
+    pub(crate) federation: Arc<Federation>,
     pub(crate) shutdown: Shutdown,
     /// Every WebSocket session, so the drain can wait for their closes.
     pub(crate) sessions: TaskTracker,
@@ -198,6 +233,7 @@ impl Relay {
         store: store::Store,
         metrics: ChatMetrics,
         rooms: Arc<Rooms>,
+        federation: Arc<Federation>,
         shutdown: Shutdown,
     ) -> Self {
         let chat = config.chat.clone();
@@ -209,6 +245,7 @@ impl Relay {
             store,
             metrics,
             rooms,
+            federation,
             shutdown,
             sessions: TaskTracker::new(),
             guests: AtomicU64::new(0),

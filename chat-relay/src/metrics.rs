@@ -65,6 +65,8 @@ pub struct ChatMetrics {
     pub log_errors: Counter,
     /// `livecdn_chat_ws_closes_total{code}`: WebSocket closes sent by the relay, by code.
     pub ws_closes: Family<CodeLabels, Counter>,
+    /// `livecdn_chat_federation_*`: links, forwards, lag and gaps.
+    pub federation: crate::federation::FederationMetrics,
 }
 
 impl ChatMetrics {
@@ -73,6 +75,7 @@ impl ChatMetrics {
         let buckets = [
             0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
         ];
+        let r = registry.sub_registry_with_prefix("livecdn_chat");
         let metrics = Self {
             connections: Gauge::default(),
             rooms: Gauge::default(),
@@ -87,8 +90,8 @@ impl ChatMetrics {
             gift_errors: Family::default(),
             log_errors: Counter::default(),
             ws_closes: Family::default(),
+            federation: crate::federation::FederationMetrics::register(r),
         };
-        let r = registry.sub_registry_with_prefix("livecdn_chat");
         let m = &metrics;
         r.register(
             "connections",

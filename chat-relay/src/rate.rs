@@ -67,6 +67,14 @@ impl UserLimits {
         ))
     }
 
+    /// Checks one frame of `user_id` forwarded by another relay (no connection of its own
+    /// here): `Err` with the wait until one more would pass.
+    pub(crate) fn check(&self, user_id: &str, now: Instant) -> Result<(), Duration> {
+        self.0
+            .check_key(&user_id.to_owned())
+            .map_err(|not_until| not_until.wait_time_from(now))
+    }
+
     /// Forgets users whose limiter is back to full (call periodically).
     pub(crate) fn prune(&self) {
         self.0.retain_recent();

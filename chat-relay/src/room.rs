@@ -12,10 +12,11 @@
 
 pub(crate) mod home;
 mod log;
+mod mirror;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
@@ -26,6 +27,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
 use crate::config::ChatSection;
+use crate::federation::{Federation, LookupError};
 use crate::metrics::ChatMetrics;
 
 /// Commands queued per room before senders wait.
@@ -38,6 +40,7 @@ pub(crate) struct RoomContext {
     pub(crate) store: store::Store,
     pub(crate) metrics: ChatMetrics,
     pub(crate) shutdown: Shutdown,
+    pub(crate) federation: Arc<Federation>,
 }
 
 /// The rooms this relay holds.
@@ -64,6 +67,8 @@ pub(crate) struct RoomStats {
     pub(crate) likes: AtomicU64,
     pub(crate) gift_value: AtomicU64,
     pub(crate) last_seq: AtomicU64,
+    /// The room is mirrored from another relay (its home).
+    pub(crate) mirror: AtomicBool,
 }
 
 /// One connection's membership in a room; leaving is dropping it.
@@ -89,6 +94,42 @@ pub(crate) enum Command {
         frame: ClientFrame,
         reply: oneshot::Sender<Option<ServerFrame>>,
     },
+    /// Federation (home only): a link subscribes from `after_seq` (`None`: a fresh mirror).
+    Subscribe {
+        link: u64,
+        after_seq: Option<u64>,
+        reply: oneshot::Sender<Subscription>,
+    },
+    /// Federation (home only): the link is gone or no longer mirrors the room.
+    Unsubscribe { link: u64 },
+    /// Federation (home only): likes counted on another relay.
+    LikesDelta { delta: u64 },
+    /// Federation (home only): the link's relay holds `count` clients of the room.
+    ViewerCount { link: u64, count: u64 },
+}
+
+/// The answer to [`Command::Subscribe`].
+#[derive(Debug)]
+pub(crate) enum Subscription {
+    /// Send `first` (`subscribed`, then any catch-up as `sequenced`), then every frame of
+    /// `events`: the room's federation broadcast, encoded once for every link.
+    Home {
+        first: Vec<Utf8Bytes>,
+        events: broadcast::Receiver<Utf8Bytes>,
+    },
+    /// This relay is not the room's home.
+    NotHome,
+}
+
+/// Why a room could not be opened; its sessions close with 1011 and their clients retry.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OpenError {
+    /// Restoring the room from the database failed.
+    #[error("cannot restore the room from the database: {0}")]
+    Store(#[from] store::StoreError),
+    /// Nobody could say which relay is the room's home.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
 }
 
 /// The answer to [`Command::Welcome`].
@@ -106,21 +147,45 @@ pub(crate) struct Fanout {
     pub(crate) seq: Option<u64>,
     /// When it was sequenced (or coalesced), for the fan-out delay.
     pub(crate) at: Instant,
+    /// Not a frame: the room's history was replaced (a mirror reset, a promotion to home);
+    /// every session asks for a new `welcome` from its last seq.
+    pub(crate) resync: bool,
 }
 
-/// What this relay is for a room. Only `Home` exists so far: this relay sequences every room
-/// it serves. Federation adds a `Mirror` (events sequenced by another relay) with the same
-/// [`Command`] interface.
+/// What this relay is for a room, behind the same [`Command`] interface for sessions.
 #[derive(Debug)]
 pub(crate) enum RoomRole {
     /// This relay sequences, moderates and persists the room.
     Home(Box<home::HomeRoom>),
+    /// Another relay is the home: this one mirrors its events and forwards to it.
+    Mirror(Box<mirror::MirrorRoom>),
 }
 
 impl RoomRole {
+    /// Asks who the room's home is, then opens the room in that role.
+    async fn open(
+        name: String,
+        ctx: Arc<RoomContext>,
+        stats: Arc<RoomStats>,
+        rooms: Weak<Rooms>,
+    ) -> Result<Self, OpenError> {
+        let home = ctx.federation.home_of(&name).await?;
+        if ctx.federation.is_self(&home) {
+            let room = home::HomeRoom::open(name, ctx, stats, rooms, None).await?;
+            return Ok(Self::Home(Box::new(room)));
+        }
+        let room = mirror::MirrorRoom::new(name, ctx, stats, rooms, &home);
+        Ok(Self::Mirror(Box::new(room)))
+    }
+
     async fn run(self, commands: mpsc::Receiver<Command>) {
         match self {
             Self::Home(room) => room.run(commands).await,
+            Self::Mirror(room) => {
+                if let Some(promoted) = room.run(commands).await {
+                    promoted.run().await;
+                }
+            }
         }
     }
 }
@@ -138,18 +203,7 @@ impl Rooms {
     /// does not hold it yet.
     pub(crate) fn join(self: &Arc<Self>, name: &str) -> (RoomHandle, Member) {
         let mut rooms = lock(&self.rooms);
-        let handle = match rooms.get(name) {
-            Some(handle) if !handle.commands.is_closed() => handle.clone(),
-            _ => {
-                let handle = self.open(name);
-                rooms.insert(name.to_owned(), handle.clone());
-                self.ctx
-                    .metrics
-                    .rooms
-                    .set(i64::try_from(rooms.len()).unwrap_or(i64::MAX));
-                handle
-            }
-        };
+        let handle = self.held_or_open(&mut rooms, name);
         handle.stats.connections.fetch_add(1, Ordering::Relaxed);
         self.ctx.metrics.connections.inc();
         let member = Member {
@@ -157,6 +211,30 @@ impl Rooms {
             metrics: self.ctx.metrics.clone(),
         };
         (handle, member)
+    }
+
+    /// The handle of `name` for a federation link, opening the room if needed; unlike
+    /// [`Self::join`] it adds no connection.
+    pub(crate) fn handle(self: &Arc<Self>, name: &str) -> RoomHandle {
+        let mut rooms = lock(&self.rooms);
+        self.held_or_open(&mut rooms, name)
+    }
+
+    fn held_or_open(
+        self: &Arc<Self>,
+        rooms: &mut HashMap<String, RoomHandle>,
+        name: &str,
+    ) -> RoomHandle {
+        if let Some(handle) = rooms.get(name).filter(|h| !h.commands.is_closed()) {
+            return handle.clone();
+        }
+        let handle = self.open(name);
+        rooms.insert(name.to_owned(), handle.clone());
+        self.ctx
+            .metrics
+            .rooms
+            .set(i64::try_from(rooms.len()).unwrap_or(i64::MAX));
+        handle
     }
 
     /// The rooms held now, by name.
@@ -208,10 +286,10 @@ impl Rooms {
         while tasks.try_join_next().is_some() {}
         let span = tracing::info_span!("room", room = %name);
         let task = async move {
-            match home::HomeRoom::open(name.clone(), ctx, task_stats.clone(), weak.clone()).await {
-                Ok(room) => RoomRole::Home(Box::new(room)).run(receiver).await,
+            match RoomRole::open(name.clone(), ctx, task_stats.clone(), weak.clone()).await {
+                Ok(role) => role.run(receiver).await,
                 Err(error) => {
-                    tracing::error!(room = %name, %error, "cannot restore the room from the database");
+                    tracing::error!(room = %name, %error, "cannot open the room");
                     // Dropping the receiver fails every queued command: those sessions close
                     // with 1011 and their clients reconnect.
                     drop(receiver);

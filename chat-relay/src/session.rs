@@ -181,6 +181,9 @@ impl Session {
             Err(RecvError::Lagged(_)) => return self.lagged().await,
             Err(RecvError::Closed) => return Err(Stop::Close(ws::INTERNAL, "room closed")),
         };
+        if fanout.resync {
+            return self.request_welcome(Some(self.last_seq)).await;
+        }
         if let Some(seq) = fanout.seq {
             if seq <= self.last_seq {
                 return Ok(());
@@ -375,7 +378,7 @@ fn read_error(error: axum::Error) -> Stop {
 }
 
 /// The `client_id` / `idempotency_key` of a refused frame, echoed in its error.
-fn ids(frame: &ClientFrame) -> (Option<String>, Option<String>) {
+pub(crate) fn ids(frame: &ClientFrame) -> (Option<String>, Option<String>) {
     match frame {
         ClientFrame::Chat { client_id, .. } => (client_id.clone(), None),
         ClientFrame::Gift {

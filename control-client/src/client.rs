@@ -51,6 +51,19 @@ pub struct Upstream {
     pub relay_addr: String,
 }
 
+/// A room's home chat relay, per `GET /v1/rooms/{room}/home`: the relay that sequences it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RoomHome {
+    /// The room.
+    pub room: String,
+    /// The home relay's node id.
+    pub relay_id: String,
+    /// Its region.
+    pub region: String,
+    /// Its client WebSocket URL (`…/ws`); the federation endpoint `…/federation` is beside it.
+    pub ws_url: String,
+}
+
 #[derive(Deserialize)]
 struct Validated {
     stream: String,
@@ -147,6 +160,23 @@ impl ControlClient {
         let url = format!("{}/v1/directory/{stream}?edge={edge_id}", self.base);
         let request = self.http.get(url);
         match self.send(request).await {
+            Ok(response) => Ok(Some(response.json().await.map_err(ControlError::Decode)?)),
+            Err(ControlError::Status { status, .. }) if status == StatusCode::NOT_FOUND => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The home relay of `room`, as asked by relay `relay_id` (the home is chosen in the
+    /// host's region, else the asking relay's, and is sticky while alive), or `None` when the
+    /// control plane does not know `relay_id` as a chat relay (not registered yet).
+    pub async fn room_home(
+        &self,
+        room: &str,
+        relay_id: &str,
+    ) -> Result<Option<RoomHome>, ControlError> {
+        // Room names and node ids are URL-safe by their validation rules.
+        let url = format!("{}/v1/rooms/{room}/home?relay={relay_id}", self.base);
+        match self.send(self.http.get(url)).await {
             Ok(response) => Ok(Some(response.json().await.map_err(ControlError::Decode)?)),
             Err(ControlError::Status { status, .. }) if status == StatusCode::NOT_FOUND => Ok(None),
             Err(e) => Err(e),

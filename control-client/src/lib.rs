@@ -9,7 +9,7 @@ mod config;
 mod heartbeat;
 mod load;
 
-pub use client::{ControlClient, ControlError, Upstream};
+pub use client::{ControlClient, ControlError, RoomHome, Upstream};
 pub use config::{ControlSection, reachable};
 pub use directory::{Capacity, HeldRoom, HeldStream, Load, NodeReport, Role};
 pub use heartbeat::{ReportSource, run_heartbeats};

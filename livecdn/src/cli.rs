@@ -34,10 +34,12 @@ pub(crate) enum Command {
     ControlPlane(RoleArgs),
     /// Run a chat relay: WebSocket rooms, likes, gifts, moderation, federation.
     ///
-    /// Chatters connect to ws://HOST:8091/ws?room=ROOM&token=TOKEN (docs/chat-protocol.md);
-    /// the relay is the home of every room it serves: it sequences, moderates and stores the
-    /// chat log and gift ledger in database.url. Needs chat.token_secret. Not implemented yet:
-    /// federation between relays (forwarding to another room's home, mirrors).
+    /// Chatters connect to ws://HOST:8091/ws?room=ROOM&token=TOKEN (docs/chat-protocol.md).
+    /// Each room has one home relay (the control plane at control.url says which; standalone,
+    /// every room is home here) that sequences, moderates and stores the chat log and gift
+    /// ledger in database.url; other relays mirror it and forward to it over federation links
+    /// (WebSocket /federation, authenticated with the node token control.token).
+    /// Needs chat.token_secret.
     ChatRelay(RoleArgs),
     /// Run a whole local cluster in one process (every role that exists so far).
     ///

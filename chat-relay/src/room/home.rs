@@ -2,15 +2,17 @@
 //! the room's `RoomSequencer`, `Moderation`, `LikeCoalescer` and gift bookkeeping, so nothing
 //! is locked: sessions send [`Command`]s, the task answers each in turn.
 //!
-//! Per sequenced event, in this order: sequence → queue for the chat log → broadcast → ack.
+//! Per sequenced event, in this order: sequence → queue for the chat log → broadcast (to
+//! local sessions, and once encoded as `sequenced` to every federation link) → ack.
 //! A gift first commits in the ledger (off the task; the outcome comes back on a channel),
 //! and is sequenced only if the commit was not a replay.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
+use axum::extract::ws::Utf8Bytes;
 use chat_proto::{
     ChatClaims, ChatEvent, ChatRole, ClientFrame, EventKind, LikeCoalescer, ModAction, Moderation,
     Resume, RoomSequencer, ServerFrame, Submitted, encode_server,
@@ -18,6 +20,7 @@ use chat_proto::{
 use store::StoreError;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+mod federate;
 mod gift;
 mod moderate;
 
@@ -39,6 +42,10 @@ pub(crate) struct HomeRoom {
     /// Users who joined with a host token: bans against them are refused.
     hosts: HashSet<String>,
     events: broadcast::Sender<Fanout>,
+    /// Federation frames (`sequenced`, `likes_total`, `viewers`), encoded once for all links.
+    federation: broadcast::Sender<Utf8Bytes>,
+    /// Subscribed federation links, with the client count each last reported.
+    links: HashMap<u64, u64>,
     log: ChatLog,
     committed_tx: mpsc::UnboundedSender<Committed>,
     committed_rx: mpsc::UnboundedReceiver<Committed>,
@@ -49,12 +56,14 @@ pub(crate) struct HomeRoom {
 
 impl HomeRoom {
     /// Restores the room from the database: `last_seq` (so seqs continue after a restart) and
-    /// the history ring (so resumes and deletes work across restarts).
+    /// the history ring (so resumes and deletes work across restarts). `events` is the
+    /// sessions' broadcast when a mirror is promoted to home (its sessions stay).
     pub(crate) async fn open(
         name: String,
         ctx: Arc<RoomContext>,
         stats: Arc<RoomStats>,
         rooms: Weak<Rooms>,
+        events: Option<broadcast::Sender<Fanout>>,
     ) -> Result<Self, StoreError> {
         let chat = &ctx.chat;
         let last = ctx.store.last_chat_seq(&name).await?.unwrap_or(0);
@@ -83,6 +92,7 @@ impl HomeRoom {
             now,
         );
         stats.last_seq.store(last, Ordering::Relaxed);
+        stats.mirror.store(false, Ordering::Relaxed);
         tracing::info!(
             last_seq = last,
             history = sequencer.history().count(),
@@ -93,7 +103,9 @@ impl HomeRoom {
             gifts: GiftBook::seeded(sequencer.history()),
             log: ChatLog::spawn(ctx.store.clone(), name.clone(), ctx.metrics.clone()),
             likes: LikeCoalescer::new(chat.like_interval, 0),
-            events: broadcast::channel(chat.fanout_buffer.max(1)).0,
+            events: events.unwrap_or_else(|| broadcast::channel(chat.fanout_buffer.max(1)).0),
+            federation: broadcast::channel(chat.fanout_buffer.max(1)).0,
+            links: HashMap::new(),
             next_tick: now + chat.viewers_interval,
             name,
             stats,
@@ -133,7 +145,7 @@ impl HomeRoom {
         self.close().await;
     }
 
-    async fn handle(&mut self, command: Command) {
+    pub(super) async fn handle(&mut self, command: Command) {
         match command {
             Command::Welcome {
                 claims,
@@ -164,6 +176,24 @@ impl HomeRoom {
                 frame,
                 reply,
             } => self.handle_frame(claims, frame, reply).await,
+            Command::Subscribe {
+                link,
+                after_seq,
+                reply,
+            } => self.subscribe_link(link, after_seq, reply),
+            Command::Unsubscribe { link } => {
+                self.links.remove(&link);
+            }
+            Command::LikesDelta { delta } => {
+                let now = node::clock::now();
+                self.likes.handle_likes(delta, now);
+                self.drain_likes(now);
+            }
+            Command::ViewerCount { link, count } => {
+                if let Some(last) = self.links.get_mut(&link) {
+                    *last = count;
+                }
+            }
         }
     }
 
@@ -174,6 +204,10 @@ impl HomeRoom {
         reply: oneshot::Sender<Option<ServerFrame>>,
     ) {
         let (now, now_ms) = (node::clock::now(), wall_ms());
+        if claims.role == ChatRole::Host {
+            // A host chatting through another relay never sent this relay a welcome.
+            self.hosts.insert(claims.user_id.clone());
+        }
         let answer = match frame {
             ClientFrame::Chat { text, client_id } => self.chat(&claims, text, client_id, now).await,
             ClientFrame::Like { count } => self.like(&claims, count.unwrap_or(1), now),
@@ -264,13 +298,24 @@ impl HomeRoom {
         };
         self.log.append(&self.name, &event).await;
         self.stats.last_seq.store(seq, Ordering::Relaxed);
-        self.broadcast(&ServerFrame::Event(event), kind, Some(seq), now);
+        let room = self.name.clone();
+        let frame = ServerFrame::Event(event);
+        self.broadcast(&frame, kind, Some(seq), now);
+        if let ServerFrame::Event(event) = frame {
+            self.federate(&chat_proto::FederationFrame::Sequenced { room, event });
+        }
         seq
     }
 
     fn broadcast(&self, frame: &ServerFrame, kind: &'static str, seq: Option<u64>, at: Instant) {
         let text = encode_server(frame).into();
-        let receivers = self.events.send(Fanout { text, seq, at }).unwrap_or(0);
+        let fanout = Fanout {
+            text,
+            seq,
+            at,
+            resync: false,
+        };
+        let receivers = self.events.send(fanout).unwrap_or(0);
         self.ctx
             .metrics
             .sent(kind, u64::try_from(receivers).unwrap_or(u64::MAX));
@@ -283,6 +328,11 @@ impl HomeRoom {
                 delta: flush.delta,
             };
             self.broadcast(&frame, "likes", None, now);
+            self.federate(&chat_proto::FederationFrame::LikesTotal {
+                room: self.name.clone(),
+                total: flush.total,
+                delta: flush.delta,
+            });
         }
     }
 
@@ -302,12 +352,18 @@ impl HomeRoom {
         }
         self.next_tick = now + self.ctx.chat.viewers_interval;
         self.moderation.prune(now);
-        let count = self.stats.connections.load(Ordering::Relaxed);
+        let local = self.stats.connections.load(Ordering::Relaxed);
+        let count = self
+            .links
+            .values()
+            .fold(local, |sum, n| sum.saturating_add(*n));
         if count != self.viewers_sent {
             self.viewers_sent = count;
             self.broadcast(&ServerFrame::Viewers { count }, "viewers", None, now);
+            let room = self.name.clone();
+            self.federate(&chat_proto::FederationFrame::Viewers { room, count });
         }
-        if count > 0 {
+        if local > 0 || !self.links.is_empty() {
             self.idle_since = None;
             return true;
         }

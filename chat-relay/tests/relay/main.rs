@@ -4,6 +4,7 @@
 mod support;
 
 mod bad_input;
+mod federation;
 mod gifts;
 mod moderation;
 mod restart;

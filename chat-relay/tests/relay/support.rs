@@ -88,7 +88,18 @@ pub(crate) struct TestRelay {
 
 impl TestRelay {
     pub(crate) async fn start(config: ChatRelayConfig) -> Self {
-        let bound = chat_relay::bind(config).await.expect("relay binds");
+        Self::start_with(config, None).await
+    }
+
+    /// Starts a relay that finds rooms' homes through `lookup` (federation tests).
+    pub(crate) async fn start_with(
+        config: ChatRelayConfig,
+        lookup: Option<std::sync::Arc<dyn livecdn_chat_relay::federation::HomeLookup>>,
+    ) -> Self {
+        let mut bound = chat_relay::bind(config).await.expect("relay binds");
+        if let Some(lookup) = lookup {
+            bound = bound.with_home_lookup(lookup);
+        }
         let addr = bound.http_addr().unwrap();
         let shutdown = Shutdown::new();
         let task = tokio::spawn(bound.serve(shutdown.clone()));
@@ -175,6 +186,11 @@ pub(crate) struct Client {
 }
 
 impl Client {
+    /// The WebSocket, for tests that read and write concurrently.
+    pub(crate) fn into_inner(self) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+        self.ws
+    }
+
     pub(crate) async fn send(&mut self, json: Value) {
         self.send_text(&json.to_string()).await;
     }

@@ -100,11 +100,14 @@ pub enum FederationFrame {
         count: u64,
     },
     /// Home → edge: the `ack` or `error` for a `forward`, sent on to the client unchanged.
+    /// Every `forward` gets exactly one `reply`.
     Reply {
         /// The `forward_id` answered.
         forward_id: u64,
-        /// An `ack` or `error` frame.
-        frame: ServerFrame,
+        /// An `ack` or `error` frame; absent when the frame has no direct answer (a moderation
+        /// action that succeeded: its sequenced `system` event is the answer).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        frame: Option<ServerFrame>,
     },
     /// Home → edge: this relay is not (or no longer) the room's home. The edge relay asks the
     /// control plane again and re-subscribes there; its mirror and clients stay.
@@ -170,6 +173,20 @@ mod tests {
             r#"{"type":"forward","forward_id":17,"origin_relay":"relay-eu-1","room":"demo","claims":{"user_id":"u1","name":"Ada","role":"viewer","room":"demo","exp":1800000000},"frame":{"type":"chat","text":"hi","client_id":"c1"}}"#
         );
         assert_eq!(decode_federation(&bytes), Ok(frame));
+    }
+
+    #[test]
+    fn reply_frame_is_optional() {
+        let bare = br#"{"type":"reply","forward_id":3}"#;
+        let frame = decode_federation(bare).unwrap();
+        assert_eq!(
+            frame,
+            FederationFrame::Reply {
+                forward_id: 3,
+                frame: None
+            }
+        );
+        assert_eq!(encode_federation(&frame), bare.to_vec());
     }
 
     #[test]
