@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod state;
 pub mod stats;
 pub mod tasks;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -120,13 +120,13 @@ fn print_banner(plan: &DevPlan, config: &DevConfig) {
         "rtmp://{}/{}",
         plan.origin.rtmp.listen, plan.origin.rtmp.app
     );
-    let chat = "chat home of its rooms (ws /ws); federation not implemented yet";
+    let chat = "chat (ws /ws), federated: one room, one order on both relays";
     let control = url(plan.control_plane.http.listen);
     let rows = [
         (
             "control plane",
             control.clone(),
-            format!("API /v1 (admin token: {})", config.admin_token),
+            format!("web pages /, API /v1 (admin token: {})", config.admin_token),
         ),
         (
             "origin",
@@ -155,7 +155,8 @@ fn print_banner(plan: &DevPlan, config: &DevConfig) {
         ),
     ];
     let mut text = format!(
-        "\nlivecdn dev cluster is up (data: {}, certificates: {})\n\n",
+        "\nlivecdn dev cluster is up (data: {}, certificates: {})\n\n  \
+         Watch it: {control}/ (live streams, watch with chat and gifts; {control}/host, {control}/ops)\n\n",
         config.data_dir.display(),
         plan.certs_dir.display()
     );

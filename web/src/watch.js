@@ -1,0 +1,342 @@
+// The watch page: /watch?stream=NAME&region=R. hls.js from the region's edge, the room's chat
+// beside it (danmaku over the video, likes, gifts, viewer count, moderation for moderators).
+
+import { $, REGIONS, adminToken, api, formatCount, initialRegion, markNav, rememberRegion, relayHttpBase, setAdminToken, setQuery, validName } from './common.js';
+import { ChatClient } from './chat.js';
+import { chatView, danmaku, giftAnimation, giftEmoji } from './chatview.js';
+import { formatLatency, startPlayer } from './player.js';
+
+markNav();
+const params = new URLSearchParams(location.search);
+const stream = validName(params.get('stream')) ? params.get('stream') : 'demo';
+let region = initialRegion(params);
+const NAME_KEY = 'livecdn.name';
+
+const ui = {
+  name: $('#stream-name'),
+  badge: $('#live-badge'),
+  region: $('#region'),
+  video: $('#video'),
+  danmaku: $('#danmaku'),
+  giftFx: $('#gift-fx'),
+  latency: $('#latency'),
+  stalls: $('#stalls'),
+  viewers: $('#viewers'),
+  edge: $('#edge'),
+  playerStatus: $('#player-status'),
+  like: $('#like'),
+  likes: $('#likes'),
+  danmakuToggle: $('#danmaku-toggle'),
+  balance: $('#balance'),
+  topup: $('#topup'),
+  giftList: $('#gift-list'),
+  giftStatus: $('#gift-status'),
+  chatStatus: $('#chat-status'),
+  modTools: $('#mod-tools'),
+  slowMode: $('#slow-mode'),
+  slowApply: $('#slow-apply'),
+  log: $('#chat-log'),
+  chatForm: $('#chat-form'),
+  chatInput: $('#chat-input'),
+  nameForm: $('#name-form'),
+  nameInput: $('#chat-name'),
+  modForm: $('#mod-form'),
+};
+
+document.title = `${stream} · livecdn`;
+ui.name.textContent = stream;
+ui.region.value = region;
+
+/** What the page knows, for people debugging and for the browser test. */
+const state = {
+  stream,
+  region,
+  player: null,
+  chat: { status: 'idle', last_seq: 0, role: null, user_id: null, relay: null, seqs: [], welcomes: [] },
+  likes: 0,
+  viewers: null,
+  balance: null,
+  danmaku: true,
+  danmaku_shown: 0,
+  gift_animations: 0,
+  catalog_loaded: false,
+};
+window.__watch = state;
+
+// ---- player -------------------------------------------------------------------------------
+
+let player = null;
+function play() {
+  if (player) player.stop();
+  player = startPlayer(ui.video, {
+    stream,
+    region,
+    onStats(stats) {
+      state.player = stats;
+      ui.latency.textContent = formatLatency(stats.latency_s);
+      ui.stalls.textContent = String(stats.stalls);
+      ui.edge.textContent = stats.edge ? `${stats.edge}` : '–';
+      ui.edge.title = stats.edge_url || '';
+      const live = stats.state === 'playing';
+      ui.badge.textContent = live ? 'live' : stats.state;
+      ui.badge.classList.toggle('on', live);
+      ui.playerStatus.textContent = stats.error || '';
+    },
+  });
+}
+
+// ---- chat ---------------------------------------------------------------------------------
+
+let catalog = new Map();
+let relayBase = null;
+let chat = null;
+const view = chatView(ui.log, {
+  catalog: () => catalog,
+  moderate: (frame) => {
+    if (chat) chat.moderate(frame);
+  },
+});
+
+function guestName() {
+  try {
+    const saved = localStorage.getItem(NAME_KEY);
+    if (saved) return saved;
+  } catch {
+    // no storage
+  }
+  return `viewer-${Math.floor(1000 + Math.random() * 9000)}`;
+}
+ui.nameInput.value = guestName();
+
+function isModerator(role) {
+  return role === 'moderator' || role === 'host';
+}
+
+function connectChat() {
+  if (chat) chat.stop();
+  view.reset();
+  const token = adminToken();
+  const client = new ChatClient(
+    {
+      room: stream,
+      region,
+      name: ui.nameInput.value.trim() || undefined,
+      adminToken: token || undefined,
+      role: token ? 'moderator' : undefined,
+    },
+    {
+      onJoined(info) {
+        state.chat.user_id = info.user_id;
+        state.chat.role = info.role;
+        state.chat.relay = info.relay;
+        relayBase = relayHttpBase(info.ws_url);
+        view.setModerator(isModerator(info.role));
+        ui.modTools.hidden = !isModerator(info.role);
+        refreshWallet();
+        return loadCatalog();
+      },
+      onStatus(status, detail) {
+        state.chat.status = status;
+        const text = {
+          connecting: 'Connecting…',
+          reconnecting: 'Reconnecting…',
+          connected: `Connected (${detail})`,
+          waiting: detail,
+          failed: detail,
+          closed: 'Left the chat',
+        }[status];
+        ui.chatStatus.textContent = text || status;
+        ui.chatStatus.dataset.state = status;
+      },
+      onWelcome(welcome, replaced) {
+        if (replaced) {
+          view.reset();
+          state.chat.seqs = [];
+        }
+        state.chat.welcomes.push({ resumed: welcome.resumed, last_seq: welcome.last_seq, history: (welcome.history || []).length });
+        state.chat.role = welcome.role;
+      },
+      onEvent(event, live) {
+        state.chat.last_seq = event.seq;
+        state.chat.seqs.push(event.seq);
+        if (state.chat.seqs.length > 1000) state.chat.seqs.splice(0, 500);
+        view.add(event);
+        if (!live) return;
+        if (event.type === 'chat' && state.danmaku) {
+          danmaku(ui.danmaku, `${event.name}: ${event.text}`);
+          state.danmaku_shown++;
+        }
+        if (event.type === 'gift') {
+          const kind = catalog.get(event.gift_id);
+          giftAnimation(ui.giftFx, event, kind && kind.name);
+          state.gift_animations++;
+        }
+      },
+      onLikes(total) {
+        state.likes = total;
+        ui.likes.textContent = formatCount(total);
+      },
+      onViewers(count) {
+        state.viewers = count;
+        ui.viewers.textContent = formatCount(count);
+      },
+      onAck(ack) {
+        if (ack.idempotency_key && typeof ack.balance === 'number') {
+          setBalance(ack.balance);
+          ui.giftStatus.textContent = 'Gift sent. Thank you!';
+        }
+      },
+      onError(error) {
+        const messages = {
+          insufficient_funds: 'Not enough balance: top up first.',
+          slow_mode: `Slow mode: wait ${Math.ceil((error.retry_after_ms || 0) / 1000)} s.`,
+          timed_out: 'You are timed out.',
+          banned: 'You are banned from this room.',
+          rate_limited: 'Slow down a little.',
+          blocked_word: 'That message contains a blocked word.',
+          forbidden: 'Not allowed.',
+          unavailable: 'The chat is briefly unavailable; retrying.',
+        };
+        const text = messages[error.code] || error.message || error.code;
+        if (error.idempotency_key) ui.giftStatus.textContent = text;
+        else ui.chatStatus.textContent = text;
+      },
+    },
+  );
+  chat = client;
+  client.start();
+}
+
+// ---- gifts and wallet ---------------------------------------------------------------------
+
+function setBalance(balance) {
+  state.balance = balance;
+  ui.balance.textContent = formatCount(balance);
+}
+
+async function refreshWallet() {
+  if (!relayBase || !chat || !chat.token) return;
+  try {
+    const wallet = await api('/v1/wallet', { base: relayBase, token: chat.token });
+    setBalance(wallet.balance);
+  } catch (error) {
+    ui.giftStatus.textContent = `Wallet: ${error.message}`;
+  }
+}
+
+async function loadCatalog() {
+  if (!relayBase || catalog.size) return;
+  try {
+    const answer = await api('/v1/gifts/catalog', { base: relayBase, signal: AbortSignal.timeout(3000) });
+    catalog = new Map(answer.gifts.map((g) => [g.id, g]));
+  } catch (error) {
+    ui.giftStatus.textContent = `Gift catalogue: ${error.message}`;
+    return;
+  }
+  state.catalog_loaded = true;
+  ui.giftList.replaceChildren(
+    ...[...catalog.values()].map((gift) => {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'gift-button';
+      button.dataset.gift = gift.id;
+      button.innerHTML = '<span class="emoji" aria-hidden="true"></span> <span class="name"></span> <span class="price"></span>';
+      button.querySelector('.emoji').textContent = giftEmoji(gift.id);
+      button.querySelector('.name').textContent = gift.name;
+      button.querySelector('.price').textContent = formatCount(gift.price);
+      button.setAttribute('aria-label', `Send ${gift.name} for ${gift.price}`);
+      button.addEventListener('click', () => {
+        if (!chat || !chat.connected) {
+          ui.giftStatus.textContent = 'Not connected to the chat yet.';
+          return;
+        }
+        ui.giftStatus.textContent = `Sending ${gift.name}…`;
+        chat.gift(gift.id);
+      });
+      return button;
+    }),
+  );
+}
+
+ui.topup.addEventListener('click', async () => {
+  if (!relayBase || !chat || !chat.token) return;
+  ui.topup.disabled = true;
+  try {
+    const answer = await api('/v1/wallet/topup', { method: 'POST', base: relayBase, token: chat.token, body: { amount: 100 } });
+    setBalance(answer.balance);
+    ui.giftStatus.textContent = 'Added 100 demo coins.';
+  } catch (error) {
+    ui.giftStatus.textContent = `Top-up failed: ${error.message}`;
+  } finally {
+    ui.topup.disabled = false;
+  }
+});
+
+// ---- controls -----------------------------------------------------------------------------
+
+ui.chatForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const text = ui.chatInput.value.trim();
+  if (!text || !chat) return;
+  if (!chat.connected) {
+    ui.chatStatus.textContent = 'Not connected: your message will be sent when the chat is back.';
+  }
+  chat.chat(text);
+  ui.chatInput.value = '';
+});
+
+ui.like.addEventListener('click', () => {
+  if (chat) chat.like(1);
+  ui.like.animate([{ transform: 'scale(1)' }, { transform: 'scale(1.12)' }, { transform: 'scale(1)' }], { duration: 200 });
+});
+
+const reduceMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
+function setDanmaku(on) {
+  state.danmaku = on;
+  ui.danmakuToggle.setAttribute('aria-pressed', String(on));
+  ui.danmaku.hidden = !on;
+  if (!on) ui.danmaku.replaceChildren();
+}
+setDanmaku(!reduceMotion);
+ui.danmakuToggle.addEventListener('click', () => setDanmaku(!state.danmaku));
+
+ui.region.addEventListener('change', () => {
+  if (!REGIONS.includes(ui.region.value)) return;
+  region = ui.region.value;
+  state.region = region;
+  rememberRegion(region);
+  setQuery('region', region);
+  relayBase = null;
+  play();
+  connectChat();
+});
+
+ui.nameForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const name = ui.nameInput.value.trim();
+  try {
+    if (name) localStorage.setItem(NAME_KEY, name);
+  } catch {
+    // no storage
+  }
+  connectChat();
+});
+
+ui.modForm.elements.token.value = adminToken();
+ui.modForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  setAdminToken(ui.modForm.elements.token.value.trim());
+  connectChat();
+});
+ui.modForm.querySelector('[data-forget]').addEventListener('click', () => {
+  ui.modForm.elements.token.value = '';
+  setAdminToken('');
+  connectChat();
+});
+
+ui.slowApply.addEventListener('click', () => {
+  if (chat) chat.moderate({ type: 'slow_mode', interval_s: Number(ui.slowMode.value) });
+});
+
+play();
+connectChat();
