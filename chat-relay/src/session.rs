@@ -370,6 +370,11 @@ fn read_error(error: axum::Error) -> Stop {
         .map(|e| *e)
     {
         Ok(tungstenite::Error::Capacity(_)) => Stop::Close(ws::TOO_BIG, "message too big"),
+        // The peer vanished without a close frame (tab closed, network gone): nobody is left
+        // to read a close, so drop the connection rather than count a protocol error.
+        Ok(tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        )) => Stop::Drop,
         Ok(tungstenite::Error::Protocol(_) | tungstenite::Error::Utf8(_)) => {
             Stop::Close(1002, "protocol error")
         }
@@ -434,5 +439,15 @@ mod tests {
         ));
         let io = tungstenite::Error::Io(std::io::Error::other("reset"));
         assert!(matches!(read_error(axum::Error::new(io)), Stop::Drop));
+        let vanished = tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        );
+        assert!(matches!(read_error(axum::Error::new(vanished)), Stop::Drop));
+        let junk =
+            tungstenite::Error::Protocol(tungstenite::error::ProtocolError::NonZeroReservedBits);
+        assert!(matches!(
+            read_error(axum::Error::new(junk)),
+            Stop::Close(1002, _)
+        ));
     }
 }
