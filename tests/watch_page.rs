@@ -6,7 +6,10 @@
 //! pages and in `/v1/records/gifts`; after a dropped WebSocket and refused reconnects the page
 //! resumes with `since` and shows every event once, in order (and sends what was typed
 //! offline); the like button and chat input work from the keyboard; no page scrolls sideways
-//! at 375 px. Plus the plain HTTP side: content types, cache headers, the
+//! at 375 px; the video renders frames (time advances, a canvas grab is not blank); bad input
+//! (an empty or over-long message, a gift without funds) gets a message in the page and no
+//! console error. Screenshots of the home, watch and host pages go to
+//! `<target>/test-artifacts/watch_page/`. Plus the plain HTTP side: content types, cache headers, the
 //! API's JSON 404 beside the pages, the relay's CORS.
 //!
 //! Needs `node`, `tests/player/node_modules` (`cd tests/player && npm ci`) and Debian's
@@ -34,6 +37,18 @@ const MAX_LATENCY_S: f64 = 2.0;
 
 fn player_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("player")
+}
+
+/// Where the screenshots go: `<target dir>/test-artifacts/watch_page/` (the target dir is the
+/// one this test executable was built into: `<target>/<profile>/deps/<test>`).
+fn artifacts_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("test-artifacts").join("watch_page")
 }
 
 /// What is missing to run the browser tests, if anything.
@@ -163,6 +178,9 @@ struct Script {
 impl Script {
     fn start(base_url: &str, scenario: &str) -> Self {
         let logs = tempfile::tempdir().expect("log dir");
+        let artifacts = artifacts_dir();
+        std::fs::create_dir_all(&artifacts)
+            .unwrap_or_else(|e| panic!("creating {}: {e}", artifacts.display()));
         let stdout = File::create(logs.path().join("stdout")).expect("stdout file");
         let stderr = File::create(logs.path().join("stderr")).expect("stderr file");
         let child = Command::new("node")
@@ -171,6 +189,8 @@ impl Script {
             .arg(scenario)
             .arg(PLAY_SECONDS.to_string())
             .current_dir(player_dir())
+            .env("WATCH_PAGE_ARTIFACTS", &artifacts)
+            .env("LIVECDN_ADMIN_TOKEN", ADMIN_TOKEN)
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
@@ -300,6 +320,21 @@ async fn watch_page_plays_chats_likes_and_gifts_in_chromium() {
     );
     passed(&report, "home_links_to_watch");
 
+    let frames = passed(&report, "renders_frames");
+    println!("video frames: {frames}");
+    assert!(
+        frames["advanced_s"].as_f64().is_some_and(|a| a > 2.0),
+        "currentTime did not advance: {frames}"
+    );
+    for grab in ["first", "second"] {
+        assert!(
+            frames[grab]["distinct_colours"]
+                .as_u64()
+                .is_some_and(|n| n > 1),
+            "the video draws a blank frame to a canvas: {frames}"
+        );
+    }
+
     let play = passed(&report, "plays");
     let number = |key: &str| play[key].as_f64();
     println!(
@@ -377,6 +412,31 @@ async fn watch_page_plays_chats_likes_and_gifts_in_chromium() {
 
     // A dropped WebSocket, reconnects refused for a while, then a resume with `since`: the
     // page shows every event once, in order (the script checks seqs and lines).
+    // Bad input gets a message in the page, not a console error.
+    let bad = passed(&report, "bad_input");
+    println!("bad input: {bad}");
+    let text = |key: &str| bad[key].as_str().unwrap_or_default().to_owned();
+    assert!(text("empty").contains("empty"), "empty message hint: {bad}");
+    assert!(
+        text("too_long").contains("600 characters") && text("too_long").contains("500"),
+        "over-long message hint: {bad}"
+    );
+    assert_eq!(
+        bad["chat_frames_sent"], 0,
+        "refused messages were sent: {bad}"
+    );
+    assert_eq!(bad["kept_text"], true, "the refused text stays to edit");
+    assert!(
+        text("no_funds").starts_with("Not enough balance"),
+        "insufficient_funds message: {bad}"
+    );
+    assert_eq!(bad["balance_after"], bad["balance"], "nothing was paid");
+    assert_eq!(
+        bad["console_errors"].as_array().map(Vec::len),
+        Some(0),
+        "console errors on bad input: {bad}"
+    );
+
     let resume = passed(&report, "reconnect_resume");
     assert!(
         resume["refused_reconnects"]
@@ -393,6 +453,16 @@ async fn watch_page_plays_chats_likes_and_gifts_in_chromium() {
         Some(0),
         "playback stalled while chatting"
     );
+    passed(&report, "watch_screenshot");
+    passed(&report, "host_screenshot");
+    for name in ["home", "watch", "host", "watch-bad-input"] {
+        let path = report["screenshots"][name]["path"]
+            .as_str()
+            .unwrap_or_default();
+        let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        assert!(bytes > 1000, "screenshot {name} missing or empty: {path:?}");
+        println!("screenshot {name}: {path} ({bytes} bytes)");
+    }
     assert_clean_pages(&report);
 }
 

@@ -14,7 +14,7 @@
 // Every wait is bounded. A failed check is data (the Rust test asserts on the report); the
 // exit code is non-zero only when the script itself fails. Diagnostics go to stderr.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -41,7 +41,11 @@ if (!base || !['main', 'cross-region'].includes(scenario)) {
 }
 const seconds = secondsArg === undefined ? 30 : Number(secondsArg);
 
-const report = { scenario, checks: {}, page_errors: [], console_errors: [], csp_violations: [], media_requests: {} };
+/** Where screenshots go (the Rust test sets it); none are taken without it. */
+const ARTIFACTS = process.env.WATCH_PAGE_ARTIFACTS || '';
+const ADMIN_TOKEN = process.env.LIVECDN_ADMIN_TOKEN || 'dev-admin-token';
+
+const report = { scenario, checks: {}, page_errors: [], console_errors: [], csp_violations: [], media_requests: {}, screenshots: {} };
 const log = (...args) => console.error('watch_page.mjs:', ...args);
 
 /** Records the outcome of one check; never throws. */
@@ -95,6 +99,40 @@ const hasChatLine = (page, text) =>
 
 const likes = (page) => page.evaluate(() => window.__watch.likes);
 
+/** Saves a PNG of `page` as ARTIFACTS/NAME.png (recorded in the report); `clip` optional. */
+async function screenshot(page, name, clip) {
+  if (!ARTIFACTS) return null;
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path, clip, animations: 'allow', timeout: WAIT_MS });
+  report.screenshots[name] = { path, bytes: statSync(path).size };
+  log(`screenshot ${path}`);
+  return path;
+}
+
+/**
+ * Grabs the current video frame into a small canvas: how many distinct colours it has (1 is
+ * a blank frame) and a cheap fingerprint of the pixels (to tell two frames apart).
+ */
+const grabFrame = (page) =>
+  page.evaluate(() => {
+    const video = document.getElementById('video');
+    const canvas = document.createElement('canvas');
+    canvas.width = 160;
+    canvas.height = 90;
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+    const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+    const colours = new Set();
+    let hash = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const rgb = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+      colours.add(rgb);
+      hash = (Math.imul(hash, 31) + rgb) | 0;
+    }
+    return { width: video.videoWidth, height: video.videoHeight, distinct_colours: colours.size, hash, time: video.currentTime };
+  });
+
 async function noHorizontalScroll(page) {
   return page.evaluate(() => {
     const doc = document.documentElement;
@@ -124,7 +162,9 @@ async function mainScenario(context) {
   await check('home_lists_demo', async () => {
     await a.goto(`${base}/`, { waitUntil: 'load', timeout: 30_000 });
     await a.waitForSelector('li[data-stream="demo"] a.stream-link', { timeout: WAIT_MS });
-    return a.$$eval('li[data-stream]', (items) => items.map((li) => li.dataset.stream));
+    const streams = await a.$$eval('li[data-stream]', (items) => items.map((li) => li.dataset.stream));
+    await screenshot(a, 'home');
+    return streams;
   });
 
   await check('home_links_to_watch', async () => {
@@ -176,6 +216,18 @@ async function mainScenario(context) {
     };
   });
 
+  await check('renders_frames', async () => {
+    // hls.js feeds the video through MSE (a blob: URL of this origin), so the canvas is not
+    // tainted and its pixels can be read.
+    const first = await grabFrame(a);
+    await a.waitForTimeout(3000);
+    const second = await grabFrame(a);
+    const advanced = +(second.time - first.time).toFixed(3);
+    if (!(advanced > 2)) throw new Error(`currentTime advanced ${advanced} s in 3 s`);
+    if (first.distinct_colours < 2 || second.distinct_colours < 2) throw new Error(`a blank frame: ${JSON.stringify([first, second])}`);
+    return { advanced_s: advanced, first, second, frames_differ: first.hash !== second.hash };
+  });
+
   const b = watchPage(await context.newPage(), 'B');
   await b.goto(`${base}/watch?stream=demo&region=eu`, { waitUntil: 'load', timeout: 30_000 });
 
@@ -223,6 +275,72 @@ async function mainScenario(context) {
       balance_end: await a.evaluate(() => window.__watch.balance),
       balance_readout: await a.textContent('#balance'),
     };
+  });
+
+  await check('watch_screenshot', async () => {
+    await a.evaluate(() => window.scrollTo(0, 0));
+    return screenshot(a, 'watch', { x: 0, y: 0, width: 1280, height: 720 });
+  });
+
+  await check('bad_input', async () => {
+    // A fresh guest (no money) typing nothing, too much, and gifting: every refusal is a
+    // readable line in the page, and nothing lands in the console.
+    const e = watchPage(await context.newPage(), 'E');
+    const consoleErrors = [];
+    e.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    e.on('pageerror', (err) => consoleErrors.push(`page error: ${err}`));
+    const chatFrames = [];
+    e.on('websocket', (ws) =>
+      ws.on('framesent', (f) => {
+        const text = String(f.payload);
+        if (text.includes('"type":"chat"')) chatFrames.push(text.slice(0, 80));
+      }),
+    );
+    await e.goto(`${base}/watch?stream=demo&region=eu`, { waitUntil: 'load', timeout: 30_000 });
+    await chatConnected(e);
+    await waitFor(e, () => window.__watch.catalog_loaded && typeof window.__watch.balance === 'number', null, 'the catalogue and wallet');
+    const hint = () => e.textContent('#chat-hint');
+
+    await e.fill('#chat-input', '   ');
+    await e.press('#chat-input', 'Enter');
+    await waitFor(e, () => /empty/i.test(document.getElementById('chat-hint').textContent), null, 'the empty-message hint');
+    const empty = await hint();
+
+    const long = 'x'.repeat(600);
+    await e.fill('#chat-input', long);
+    await waitFor(e, () => /too long/i.test(document.getElementById('chat-hint').textContent), null, 'the live too-long hint');
+    const typing = await hint();
+    await e.click('#chat-form button[type=submit]');
+    await waitFor(e, () => /limit is 500/.test(document.getElementById('chat-hint').textContent), null, 'the too-long refusal');
+    const tooLong = await hint();
+    const kept = (await e.inputValue('#chat-input')) === long;
+    await e.waitForTimeout(500);
+    if (chatFrames.length) throw new Error(`refused messages were sent: ${chatFrames.join(' | ')}`);
+
+    const balance = await e.evaluate(() => window.__watch.balance);
+    const gifts = await e.$$eval('#gift-list button[data-gift]', (buttons) =>
+      buttons.map((b) => ({ id: b.dataset.gift, price: Number(b.querySelector('.price').textContent.replace(/\D/g, '')) })),
+    );
+    const unaffordable = gifts.filter((g) => g.price > balance).sort((x, y) => x.price - y.price)[0];
+    if (!unaffordable) throw new Error(`every gift is affordable with ${balance}: ${JSON.stringify(gifts)}`);
+    await e.click(`#gift-list button[data-gift="${unaffordable.id}"]`);
+    await waitFor(e, () => window.__watch.gift_errors.some((x) => x.code === 'insufficient_funds'), null, "the relay's insufficient_funds");
+    await waitFor(e, () => /not enough balance/i.test(document.getElementById('gift-status').textContent), null, 'the no-funds message');
+    const noFunds = await e.textContent('#gift-status');
+    const visible = await e.evaluate(() =>
+      ['chat-hint', 'gift-status'].every((id) => {
+        const r = document.getElementById(id).getBoundingClientRect();
+        return r.width > 0 && r.height > 0;
+      }),
+    );
+    if (!visible) throw new Error('a message is not visible');
+    await e.locator('#chat-form').scrollIntoViewIfNeeded();
+    await screenshot(e, 'watch-bad-input');
+    const balanceAfter = await e.evaluate(() => window.__watch.balance);
+    await e.close();
+    return { empty, typing, too_long: tooLong, kept_text: kept, chat_frames_sent: chatFrames.length, gift: unaffordable, balance, balance_after: balanceAfter, no_funds: noFunds, console_errors: consoleErrors };
   });
 
   await check('reconnect_resume', async () => {
@@ -336,6 +454,21 @@ async function mainScenario(context) {
     const bad = Object.entries(results).filter(([, r]) => r.scroll_width > r.client_width);
     if (bad.length) throw new Error(`horizontal scroll at 375 px: ${JSON.stringify(Object.fromEntries(bad))}`);
     return results;
+  });
+
+  await check('host_screenshot', async () => {
+    const h = watchPage(await context.newPage(), 'H');
+    await h.goto(`${base}/host?stream=demo`, { waitUntil: 'load', timeout: 30_000 });
+    await h.fill('#admin-token', ADMIN_TOKEN);
+    await h.click('#admin-form button[type=submit]');
+    // The preview playing makes a better picture, but the screenshot is taken either way.
+    const live = await waitFor(h, () => document.getElementById('live-badge').textContent === 'live', null, 'the host preview')
+      .then(() => true)
+      .catch(() => false);
+    if (live) await h.waitForTimeout(1000);
+    const path = await screenshot(h, 'host', { x: 0, y: 0, width: 1280, height: 800 });
+    await h.close();
+    return { path, preview_live: live };
   });
 
   await check('stalls_during_interaction', async () => a.evaluate(() => window.__watch.player.stalls));

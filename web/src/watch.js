@@ -11,6 +11,8 @@ const params = new URLSearchParams(location.search);
 const stream = validName(params.get('stream')) ? params.get('stream') : 'demo';
 let region = initialRegion(params);
 const NAME_KEY = 'livecdn.name';
+/** The relay's `max_text_chars` (docs/chat-protocol.md): longer messages get `too_large`. */
+const MAX_CHAT_CHARS = 500;
 
 const ui = {
   name: $('#stream-name'),
@@ -38,6 +40,7 @@ const ui = {
   log: $('#chat-log'),
   chatForm: $('#chat-form'),
   chatInput: $('#chat-input'),
+  chatHint: $('#chat-hint'),
   nameForm: $('#name-form'),
   nameInput: $('#chat-name'),
   modForm: $('#mod-form'),
@@ -60,6 +63,9 @@ const state = {
   danmaku_shown: 0,
   gift_animations: 0,
   catalog_loaded: false,
+  /** Refusals shown to the user: by the page (`code` null) or the relay's error frames. */
+  chat_errors: [],
+  gift_errors: [],
 };
 window.__watch = state;
 
@@ -88,6 +94,8 @@ function play() {
 // ---- chat ---------------------------------------------------------------------------------
 
 let catalog = new Map();
+/** Gifts sent and not yet answered: idempotency_key -> gift id. */
+const sentGifts = new Map();
 let relayBase = null;
 let chat = null;
 const view = chatView(ui.log, {
@@ -181,13 +189,16 @@ function connectChat() {
         ui.viewers.textContent = formatCount(count);
       },
       onAck(ack) {
+        if (ack.idempotency_key) sentGifts.delete(ack.idempotency_key);
         if (ack.idempotency_key && typeof ack.balance === 'number') {
           setBalance(ack.balance);
           ui.giftStatus.textContent = 'Gift sent. Thank you!';
+          delete ui.giftStatus.dataset.kind;
         }
       },
       onError(error) {
         const messages = {
+          too_large: `That message is too long: ${MAX_CHAT_CHARS} characters at most.`,
           insufficient_funds: 'Not enough balance: top up first.',
           slow_mode: `Slow mode: wait ${Math.ceil((error.retry_after_ms || 0) / 1000)} s.`,
           timed_out: 'You are timed out.',
@@ -197,9 +208,21 @@ function connectChat() {
           forbidden: 'Not allowed.',
           unavailable: 'The chat is briefly unavailable; retrying.',
         };
-        const text = messages[error.code] || error.message || error.code;
-        if (error.idempotency_key) ui.giftStatus.textContent = text;
-        else ui.chatStatus.textContent = text;
+        let text = messages[error.code] || error.message || error.code;
+        if (error.idempotency_key) {
+          const gift = catalog.get(sentGifts.get(error.idempotency_key));
+          sentGifts.delete(error.idempotency_key);
+          if (error.code === 'insufficient_funds' && gift) {
+            const balance = typeof state.balance === 'number' ? ` you have ${formatCount(state.balance)}` : '';
+            text = `Not enough balance for ${gift.name} (${formatCount(gift.price)}):${balance}. Top up first.`;
+          }
+          ui.giftStatus.textContent = text;
+          ui.giftStatus.dataset.kind = 'error';
+          state.gift_errors.push({ code: error.code, text });
+        } else {
+          showChatHint(text, 'error');
+          state.chat_errors.push({ code: error.code, text });
+        }
       },
     },
   );
@@ -251,7 +274,8 @@ async function loadCatalog() {
           return;
         }
         ui.giftStatus.textContent = `Sending ${gift.name}…`;
-        chat.gift(gift.id);
+        delete ui.giftStatus.dataset.kind;
+        sentGifts.set(chat.gift(gift.id), gift.id);
       });
       return button;
     }),
@@ -265,6 +289,7 @@ ui.topup.addEventListener('click', async () => {
     const answer = await api('/v1/wallet/topup', { method: 'POST', base: relayBase, token: chat.token, body: { amount: 100 } });
     setBalance(answer.balance);
     ui.giftStatus.textContent = 'Added 100 demo coins.';
+    delete ui.giftStatus.dataset.kind;
   } catch (error) {
     ui.giftStatus.textContent = `Top-up failed: ${error.message}`;
   } finally {
@@ -274,10 +299,45 @@ ui.topup.addEventListener('click', async () => {
 
 // ---- controls -----------------------------------------------------------------------------
 
+function showChatHint(text, kind = 'info') {
+  ui.chatHint.textContent = text;
+  ui.chatHint.dataset.kind = kind;
+}
+
+/** Why `text` cannot be sent (the relay's rules, checked before sending), or null. */
+function chatRefusal(text) {
+  if (!text) return 'Type a message first: empty messages are not sent.';
+  const length = [...text].length;
+  if (length > MAX_CHAT_CHARS) return `Too long: ${length} characters, the limit is ${MAX_CHAT_CHARS}. Shorten it to send.`;
+  return null;
+}
+
+// The page checks the input itself (no browser bubble), so the hint is in the page.
+ui.chatForm.noValidate = true;
+ui.chatInput.addEventListener('input', () => {
+  const length = [...ui.chatInput.value.trim()].length;
+  const over = length > MAX_CHAT_CHARS;
+  ui.chatInput.setAttribute('aria-invalid', String(over));
+  if (over) showChatHint(`${length}/${MAX_CHAT_CHARS} characters: too long to send.`, 'error');
+  else if (ui.chatHint.dataset.kind === 'error' || length > MAX_CHAT_CHARS - 50) {
+    showChatHint(length > MAX_CHAT_CHARS - 50 ? `${length}/${MAX_CHAT_CHARS} characters` : '');
+  }
+});
+
 ui.chatForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const text = ui.chatInput.value.trim();
-  if (!text || !chat) return;
+  const refusal = chatRefusal(text);
+  if (refusal) {
+    showChatHint(refusal, 'error');
+    ui.chatInput.setAttribute('aria-invalid', 'true');
+    state.chat_errors.push({ code: null, text: refusal });
+    ui.chatInput.focus();
+    return;
+  }
+  if (!chat) return;
+  ui.chatInput.setAttribute('aria-invalid', 'false');
+  showChatHint('');
   if (!chat.connected) {
     ui.chatStatus.textContent = 'Not connected: your message will be sent when the chat is back.';
   }
