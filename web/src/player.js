@@ -7,6 +7,10 @@ import { api } from './common.js';
 
 /** How often the readout refreshes. */
 const SAMPLE_MS = 500;
+/** Seconds behind the target latency beyond which the player jumps forward to live. */
+const LIVE_JUMP_S = 1.0;
+/** Least time between two jumps to live. */
+const LIVE_JUMP_COOLDOWN_MS = 10_000;
 
 /**
  * Plays `stream` for `region` in `video`. `onStats(stats)` gets
@@ -62,8 +66,31 @@ export function startPlayer(video, { stream, region, onStats = () => {} }) {
     }
     stats.latency_s = Number.isFinite(latency) ? latency : null;
     stats.target_latency_s = Number.isFinite(hls.targetLatency) ? hls.targetLatency : null;
+    backToLive(latency);
     emit();
   }, SAMPLE_MS);
+
+  // hls.js speeds playback up only while it is within one target duration of its target
+  // latency; a player that starts (or falls) further behind stays there at 1x. Then jump
+  // forward to the live sync point, inside what is already buffered (so the jump cannot stall),
+  // at most once per LIVE_JUMP_COOLDOWN_MS.
+  let lastJump = -Infinity;
+  function backToLive(latency) {
+    const target = hls.targetLatency;
+    const now = performance.now();
+    if (stats.state !== 'playing' || !Number.isFinite(latency) || !Number.isFinite(target)) return;
+    if (latency <= target + LIVE_JUMP_S || now - lastJump < LIVE_JUMP_COOLDOWN_MS) return;
+    const live = hls.liveSyncPosition;
+    const buffered = video.buffered;
+    if (!Number.isFinite(live) || buffered.length === 0) return;
+    const end = buffered.end(buffered.length - 1);
+    const to = Math.min(live, end - 0.3);
+    if (to > video.currentTime + 0.5) {
+      video.currentTime = to;
+      lastJump = now;
+      stats.live_jumps = (stats.live_jumps || 0) + 1;
+    }
+  }
 
   const retry = (why, ms) => {
     stats.state = 'retrying';
