@@ -23,6 +23,21 @@ impl LoadMeter {
         Self { cores, last: None }
     }
 
+    /// This process's load now: `connections` as given, CPU (read from `/proc`) and egress
+    /// (from `egress_bytes`, the node's bytes sent so far) as rates since the previous call.
+    pub fn load_now(&mut self, connections: u64, egress_bytes: u64) -> directory::Load {
+        let (cpu, egress_bps) = self.sample(
+            node::clock::now(),
+            node::metrics::cpu_seconds().unwrap_or(0.0),
+            egress_bytes,
+        );
+        directory::Load {
+            connections,
+            egress_bps,
+            cpu,
+        }
+    }
+
     /// `(cpu, egress_bps)` since the previous sample (zeros on the first), given the process's
     /// CPU seconds and egress bytes so far.
     pub fn sample(&mut self, now: Instant, cpu_seconds: f64, egress_bytes: u64) -> (f64, u64) {

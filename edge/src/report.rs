@@ -66,20 +66,14 @@ impl ReportSource for EdgeReport {
                 viewers: s.viewers(),
             })
             .collect();
-        let (cpu, egress_bps) = self
+        report.load = self
             .meter
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .sample(
-                node::clock::now(),
-                node::metrics::cpu_seconds().unwrap_or(0.0),
+            .load_now(
+                report.streams.iter().map(|s| s.viewers).sum(),
                 self.serve_metrics.egress_bytes_total(),
             );
-        report.load = Load {
-            connections: report.streams.iter().map(|s| s.viewers).sum(),
-            egress_bps,
-            cpu,
-        };
         report
     }
 }
