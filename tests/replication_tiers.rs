@@ -253,6 +253,15 @@ async fn three_processes_replicate_identically_and_survive_an_edge_restart() {
             "{object} differs"
         );
     }
+    // Edge B answered those from its object cache (filled as the parts arrived), which holds
+    // bytes within its budget.
+    assert!(metric(&edge_b, "livecdn_edge_cache_hits_total").await >= 6.0);
+    let cached = metric(&edge_b, "livecdn_edge_cache_inserted_bytes_total").await;
+    assert!(cached > 10_000.0, "inserted into edge B's cache: {cached}");
+    assert_eq!(
+        metric(&edge_b, "livecdn_edge_cache_capacity_bytes").await,
+        512.0 * 1024.0 * 1024.0
+    );
     // Live parts (made after edge B subscribed) feed the arrival-delay histogram; the window
     // sent on subscribe is counted as backfill, apart.
     assert!(metric(&edge_b, "livecdn_relay_backfill_parts_total").await > 0.0);

@@ -136,7 +136,22 @@ impl ChatMetrics {
             "Value of committed gifts",
             m.gift_value.clone(),
         );
-        r.register("gift_errors", "Failed gift commits", m.gift_errors.clone());
+        // Every reason `gifts::refusal` gives exists from start (alerts see zeros, not gaps).
+        for reason in [
+            "insufficient_funds",
+            "unknown_gift",
+            "idempotency_conflict",
+            "invalid",
+            "database_busy",
+            "database",
+        ] {
+            let _ = m.gift_errors.get_or_create(&ReasonLabels { reason });
+        }
+        r.register(
+            "gift_errors",
+            "Gift commits refused or failed, by reason (database, database_busy: the ledger failed)",
+            m.gift_errors.clone(),
+        );
         r.register("log_errors", "Chat log batches lost", m.log_errors.clone());
         r.register("ws_closes", "WebSocket closes by code", m.ws_closes.clone());
         metrics

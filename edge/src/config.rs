@@ -74,9 +74,10 @@ impl Default for RelaySection {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheSection {
-    /// Upper bound of the bytes the cache holds (parts, segments, playlists), e.g. `"512MiB"`.
-    /// Read and validated; not enforced yet (the live windows are the only store).
-    /// Default: `"512MiB"`.
+    /// Upper bound of the bytes the object cache holds (inits, parts, segments), e.g.
+    /// `"512MiB"`; least recently used objects are evicted first. The live windows keep what
+    /// they list even when the cache evicted it (`livecdn_edge_cache_evictions_total{state="live"}`
+    /// counts that: the budget is too small for the streams held). Default: `"512MiB"`.
     pub max_bytes: bytesize::ByteSize,
 }
 

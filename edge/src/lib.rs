@@ -13,8 +13,9 @@
 //! and load, and asks the stream directory where to subscribe each stream
 //! (`upstreams::DirectoryUpstreams`); without it, `relay.upstream` serves every stream.
 //!
-//! **Not implemented yet:** the byte-bounded moka cache (`cache.max_bytes` is read but the
-//! windows are the only store).
+//! Every object the edge receives also enters its `serve::ObjectCache` (moka, LRU, weighed by
+//! bytes, `cache.max_bytes`): requests are answered from it first, and objects that left a
+//! window stay servable until the budget needs their room.
 #![warn(missing_docs)]
 
 pub mod config;
@@ -49,7 +50,11 @@ pub struct BoundEdge {
     children: Option<relay::Endpoint>,
     relay_metrics: relay::RelayMetrics,
     serve_metrics: ServeMetrics,
+    cache_metrics: serve::CacheMetrics,
 }
+
+/// How often the cache's gauges (bytes, entries) are refreshed.
+const CACHE_GAUGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Checks the configuration's files and binds the HTTP listener and the QUIC endpoints.
 pub async fn bind(config: EdgeConfig) -> Result<BoundEdge, RoleError> {
@@ -73,6 +78,7 @@ pub async fn bind(config: EdgeConfig) -> Result<BoundEdge, RoleError> {
     let mut services = NodeServices::new(ROLE);
     let relay_metrics = relay::RelayMetrics::register(&mut services.registry);
     let serve_metrics = ServeMetrics::register(&mut services.registry);
+    let cache_metrics = serve::CacheMetrics::register(&mut services.registry);
     let http = services
         .bind_http(config.http.listen, "http.listen")
         .await?;
@@ -110,6 +116,7 @@ pub async fn bind(config: EdgeConfig) -> Result<BoundEdge, RoleError> {
         children,
         relay_metrics,
         serve_metrics,
+        cache_metrics,
     })
 }
 
@@ -136,9 +143,12 @@ impl BoundEdge {
             children,
             relay_metrics,
             serve_metrics,
+            cache_metrics,
         } = self;
         let node_id = config.node.id_or(ROLE);
-        let table = Arc::new(StreamTable::new());
+        let cache = serve::ObjectCache::new(config.cache.max_bytes.as_u64(), cache_metrics);
+        let table = Arc::new(StreamTable::with_cache(cache.clone()));
+        let cache_task = tokio::spawn(refresh_cache_gauges(cache, shutdown.clone()));
         let control = control_client::ControlClient::new(&config.control);
         let upstreams = match (upstream, config.relay.upstream) {
             (Some(endpoint), Some(addr)) => {
@@ -219,9 +229,21 @@ impl BoundEdge {
         if let Some(task) = children_task {
             let _ = task.await;
         }
+        let _ = cache_task.await;
         if let Some(task) = heartbeat_task {
             let _ = task.await;
         }
         served.map_err(RoleError::from)
+    }
+}
+
+/// Runs the cache's maintenance and refreshes its gauges every [`CACHE_GAUGE_INTERVAL`].
+async fn refresh_cache_gauges(cache: serve::ObjectCache, shutdown: Shutdown) {
+    let mut tick = tokio::time::interval(CACHE_GAUGE_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => cache.refresh_metrics(),
+            () = shutdown.triggered() => return,
+        }
     }
 }

@@ -14,11 +14,13 @@
 //! one `watch` receiver each, no polling, no task of their own.
 #![warn(missing_docs)]
 
+pub mod cache;
 mod metrics;
 mod routes;
 mod table;
 pub mod viewers;
 
+pub use cache::{CacheMetrics, ObjectCache};
 pub use metrics::ServeMetrics;
 pub use routes::routes;
 pub use table::{

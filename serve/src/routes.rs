@@ -149,6 +149,15 @@ async fn media_object(
     live: &ServedStream,
     object: MediaObject,
 ) -> Response {
+    let kind = match object {
+        MediaObject::Part(_) => "part",
+        MediaObject::Segment(_) => "segment",
+        _ => "init",
+    };
+    if let Some(bytes) = live.cached(object) {
+        metrics.sent(kind, bytes.len());
+        return respond::media(bytes);
+    }
     let timeout = live.lock().window.window().blocking_timeout();
     let decided = wait_for(metrics, live, timeout, |state| {
         match state.window.window().object_decision(&object) {
@@ -163,11 +172,6 @@ async fn media_object(
     .await;
     match decided {
         Some(Ok(bytes)) => {
-            let kind = match object {
-                MediaObject::Part(_) => "part",
-                MediaObject::Segment(_) => "segment",
-                _ => "init",
-            };
             metrics.sent(kind, bytes.len());
             respond::media(bytes)
         }

@@ -4,10 +4,14 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
+use bytes::Bytes;
+use hls::{MediaObject, PartPosition, WindowEvent};
 use relay_wire::{RelayEvent, RelayWindow};
 use tokio::sync::{broadcast, watch};
+
+use crate::cache::{ObjectCache, StreamMark};
 
 /// Window events kept for relay publishers that fall behind; a publisher that lags further
 /// treats it as a gap (its subscribers get a discontinuity, never a corrupt playlist).
@@ -18,6 +22,8 @@ pub const EVENT_BACKLOG: usize = 1024;
 pub struct StreamTable {
     streams: Mutex<HashMap<String, Arc<ServedStream>>>,
     inserted: watch::Sender<u64>,
+    /// The object cache every stream of the table fills (the edge's), if any.
+    cache: Option<ObjectCache>,
 }
 
 impl Default for StreamTable {
@@ -25,6 +31,7 @@ impl Default for StreamTable {
         Self {
             streams: Mutex::new(HashMap::new()),
             inserted: watch::Sender::new(0),
+            cache: None,
         }
     }
 }
@@ -43,6 +50,10 @@ pub struct ServedStream {
     subscribers: AtomicUsize,
     /// Players seen recently (for the viewer count reported to the control plane).
     viewers: Mutex<crate::viewers::ViewerSet>,
+    /// This instance's identity in the object cache, and what eviction needs to know.
+    mark: Arc<StreamMark>,
+    /// The table's object cache, set when the stream joins a table that has one.
+    cache: OnceLock<ObjectCache>,
 }
 
 /// What a stream's lock protects.
@@ -95,6 +106,20 @@ impl StreamTable {
         Self::default()
     }
 
+    /// An empty table whose streams put every object they receive into `cache` and answer
+    /// requests from it first.
+    pub fn with_cache(cache: ObjectCache) -> Self {
+        Self {
+            cache: Some(cache),
+            ..Self::default()
+        }
+    }
+
+    /// The table's object cache.
+    pub fn cache(&self) -> Option<&ObjectCache> {
+        self.cache.as_ref()
+    }
+
     /// The stream called `name`.
     pub fn get(&self, name: &str) -> Option<Arc<ServedStream>> {
         lock(&self.streams).get(name).cloned()
@@ -102,9 +127,23 @@ impl StreamTable {
 
     /// Adds `stream`, returning the one it replaces.
     pub fn insert(&self, stream: Arc<ServedStream>) -> Option<Arc<ServedStream>> {
+        if let Some(cache) = &self.cache {
+            let _ = stream.cache.set(cache.clone());
+            stream.cache_window();
+        }
         let replaced = lock(&self.streams).insert(stream.name.clone(), stream);
         self.inserted.send_modify(|n| *n = n.wrapping_add(1));
+        if let Some(old) = &replaced {
+            self.forget(old);
+        }
         replaced
+    }
+
+    fn forget(&self, stream: &ServedStream) {
+        match &self.cache {
+            Some(cache) => cache.forget(&stream.mark),
+            None => stream.mark.retire(),
+        }
     }
 
     /// The stream called `name`, waiting up to `timeout` for it to be inserted.
@@ -128,7 +167,11 @@ impl StreamTable {
 
     /// Removes `name`.
     pub fn remove(&self, name: &str) -> Option<Arc<ServedStream>> {
-        lock(&self.streams).remove(name)
+        let removed = lock(&self.streams).remove(name);
+        if let Some(stream) = &removed {
+            self.forget(stream);
+        }
+        removed
     }
 
     /// Every stream, sorted by name.
@@ -154,7 +197,14 @@ impl ServedStream {
             last_request_ms: AtomicU64::new(node::clock::unix_time_ms()),
             subscribers: AtomicUsize::new(0),
             viewers: Mutex::new(crate::viewers::ViewerSet::default()),
+            mark: StreamMark::new(),
+            cache: OnceLock::new(),
         }
+    }
+
+    /// The cached bytes of `object`, if the node has a cache and it holds them (no lock).
+    pub fn cached(&self, object: MediaObject) -> Option<Bytes> {
+        self.cache.get()?.get(&self.mark, object)
     }
 
     /// A player (identified by `client`, e.g. a hash of its address and user agent) fetched
@@ -220,12 +270,91 @@ impl ServedStream {
     /// Hands the events drained from the window (under the lock) to relay publishers and wakes
     /// every held request; call after each change, outside the lock.
     pub fn notify(&self, events: Vec<RelayEvent>) {
+        if let Some(cache) = self.cache.get() {
+            self.cache_objects(cache, &events);
+        }
         for event in events {
             // No receiver is fine: nobody replicates this stream right now.
             let _ = self.events.send(event);
         }
         self.changed
             .send_modify(|version| *version = version.wrapping_add(1));
+    }
+}
+
+impl ServedStream {
+    /// Puts the objects that `events` made available into `cache` (bytes copied out under the
+    /// lock, inserted after it: moka's maintenance never runs under a stream lock).
+    fn cache_objects(&self, cache: &ObjectCache, events: &[RelayEvent]) {
+        let mut fresh: Vec<(MediaObject, Bytes)> = Vec::new();
+        {
+            let state = self.lock();
+            let window = state.window.window();
+            for event in events {
+                let object = match event {
+                    RelayEvent::Window(WindowEvent::PartReady { msn, part }) => {
+                        MediaObject::Part(PartPosition {
+                            msn: *msn,
+                            index: *part,
+                        })
+                    }
+                    RelayEvent::Window(WindowEvent::SegmentClosed { msn }) => {
+                        MediaObject::Segment(*msn)
+                    }
+                    RelayEvent::Window(WindowEvent::InitReady { generation }) => {
+                        MediaObject::Init(*generation)
+                    }
+                    _ => continue,
+                };
+                if let hls::ObjectDecision::Serve(bytes) = window.object_decision(&object) {
+                    fresh.push((object, bytes));
+                }
+            }
+            if let Some(oldest) = window.oldest_served_msn() {
+                self.mark.set_oldest_served(oldest);
+            }
+        }
+        for (object, bytes) in fresh {
+            cache.insert(&self.mark, object, bytes);
+        }
+    }
+
+    /// Puts everything the window serves now into the cache (a stream joining a table).
+    fn cache_window(&self) {
+        let Some(cache) = self.cache.get() else {
+            return;
+        };
+        let mut objects: Vec<(MediaObject, Bytes)> = Vec::new();
+        {
+            let state = self.lock();
+            let window = state.window.window();
+            if let Some(oldest) = window.oldest_served_msn() {
+                self.mark.set_oldest_served(oldest);
+                let next = window.next_part();
+                for msn in oldest..next.map_or(oldest, |p| p.msn.saturating_add(1)) {
+                    if let Some(bytes) = window.segment(msn) {
+                        objects.push((MediaObject::Segment(msn), bytes));
+                    }
+                    for index in 0.. {
+                        let Some(bytes) = window.part(msn, index) else {
+                            break;
+                        };
+                        objects.push((MediaObject::Part(PartPosition { msn, index }), bytes));
+                    }
+                }
+            }
+            if let Some(generation) = window.current_generation() {
+                // Inits a served segment still uses are a few generations back at most.
+                for g in generation.saturating_sub(8)..=generation {
+                    if let Some(bytes) = window.init(g) {
+                        objects.push((MediaObject::Init(g), bytes));
+                    }
+                }
+            }
+        }
+        for (object, bytes) in objects {
+            cache.insert(&self.mark, object, bytes);
+        }
     }
 }
 

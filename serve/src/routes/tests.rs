@@ -15,6 +15,10 @@ use crate::{ServeMetrics, ServedStream, StreamTable, VariantInfo, routes};
 const PART: Duration = Duration::from_millis(200);
 
 fn setup() -> (axum::Router, Arc<ServedStream>, ServeMetrics) {
+    setup_with(StreamTable::new())
+}
+
+fn setup_with(table: StreamTable) -> (axum::Router, Arc<ServedStream>, ServeMetrics) {
     let window = RelayWindow::new(WindowConfig::default()).unwrap();
     let stream = Arc::new(ServedStream::new("demo", window, 1));
     {
@@ -31,7 +35,7 @@ fn setup() -> (axum::Router, Arc<ServedStream>, ServeMetrics) {
             average_bitrate: 2_500_000,
         });
     }
-    let table = Arc::new(StreamTable::new());
+    let table = Arc::new(table);
     table.insert(stream.clone());
     let metrics = ServeMetrics::default();
     (routes(table, metrics.clone()), stream, metrics)
@@ -39,6 +43,7 @@ fn setup() -> (axum::Router, Arc<ServedStream>, ServeMetrics) {
 
 /// Appends the next part (5 per 1 s segment), as the packager would.
 fn push_part(stream: &ServedStream, n: u64) {
+    let events;
     {
         let mut state = stream.lock();
         let part = PartInput {
@@ -49,9 +54,9 @@ fn push_part(stream: &ServedStream, n: u64) {
             program_date_time_ms: 1_700_000_000_000 + n * 200,
         };
         state.window.handle_part(part, 0).unwrap();
-        while state.window.poll_output().is_some() {}
+        events = std::iter::from_fn(|| state.window.poll_output()).collect();
     }
-    stream.notify(Vec::new());
+    stream.notify(events);
 }
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, axum::http::HeaderMap, String) {
@@ -204,4 +209,45 @@ async fn multivariant_and_preflight() {
         preflight.headers()["access-control-allow-methods"],
         "GET, HEAD, OPTIONS"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_a_cache_a_segment_that_left_the_window_is_still_served() {
+    let metrics = crate::CacheMetrics::default();
+    let cache = crate::ObjectCache::new(1 << 20, metrics.clone());
+    let (cached, cached_stream, _) = setup_with(StreamTable::with_cache(cache));
+    let (plain, plain_stream, _) = setup();
+    // 40 segments: segment 0 has left both windows and been released.
+    for n in 0..200 {
+        push_part(&cached_stream, n);
+        push_part(&plain_stream, n);
+    }
+    assert_eq!(plain_stream.lock().window.window().segment(0), None);
+    let (status, _, _) = get(&plain, "/live/demo/source/seg0.m4s").await;
+    assert_eq!(
+        status,
+        StatusCode::GONE,
+        "without a cache the window is all there is"
+    );
+    let (status, headers, body) = get(&cached, "/live/demo/source/seg0.m4s").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert_eq!(body, "part0part1part2part3part4");
+    // Live objects come from the cache too, byte-identical to the window's.
+    let (status, _, body) = get(&cached, "/live/demo/source/part39.2.m4s").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "part197"));
+    let (_, _, init) = get(&cached, "/live/demo/source/init.mp4").await;
+    assert_eq!(init, "init");
+    let hits = |kind| {
+        metrics
+            .hits
+            .get_or_create(&crate::cache::CacheKindLabels { kind })
+            .get()
+    };
+    assert_eq!((hits("segment"), hits("part"), hits("init")), (1, 1, 1));
 }
