@@ -45,7 +45,15 @@ fn control(cp: u16, tier: u8) -> String {
 
 fn publish(rtmp: u16, key: &str) -> Spawned {
     let child = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi"])
+        .args([
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+        ])
         .args(["-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i"])
         .args([
             "sine=sample_rate=48000",

@@ -110,6 +110,7 @@ fn require(tool: &str) -> bool {
 /// `ffmpeg` publishing a synthetic 720p30 H.264 (1 s GOP) + AAC stream to `url`.
 fn publish(url: &str, bframes: bool) -> Spawned {
     let mut args: Vec<&str> = vec![
+        "-nostdin",
         "-hide_banner",
         "-loglevel",
         "error",
@@ -298,6 +299,7 @@ async fn publish_and_verify(bframes: bool) {
     // ffmpeg as an HLS client decodes 10 s without an error.
     let play = tokio::process::Command::new("ffmpeg")
         .args([
+            "-nostdin",
             "-hide_banner",
             "-v",
             "error",
@@ -378,6 +380,7 @@ async fn wrong_key_is_refused_with_a_reason_metric() {
     let origin = start_origin("10s").await;
     let mut ffmpeg = Command::new("ffmpeg")
         .args([
+            "-nostdin",
             "-hide_banner",
             "-loglevel",
             "error",
@@ -623,7 +626,7 @@ async fn an_unsupported_codec_is_refused_with_a_clear_message() {
     let _slot = ENCODER_SLOT.lock().await;
     let origin = start_origin("10s").await;
     let mut ffmpeg = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-re"])
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-re"])
         .args([
             "-f",
             "lavfi",

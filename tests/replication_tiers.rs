@@ -76,6 +76,7 @@ async fn start_tier_origin(certs: &Path) -> (Node, u16, u16) {
 fn publish_tier(rtmp: u16) -> Spawned {
     let child = Command::new("ffmpeg")
         .args([
+            "-nostdin",
             "-hide_banner",
             "-loglevel",
             "error",
@@ -451,6 +452,7 @@ async fn replication_across_a_lossy_link_keeps_playlists_valid() {
     // Playback through the lossy link decodes cleanly, and the playlists stay valid.
     let play = tokio::process::Command::new("ffmpeg")
         .args([
+            "-nostdin",
             "-hide_banner",
             "-v",
             "error",

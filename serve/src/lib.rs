@@ -10,15 +10,18 @@
 //!   `GET /live/{stream}/{rendition}/index.m3u8[?_HLS_msn=M[&_HLS_part=P]][&_HLS_skip=YES|v2]`,
 //!   `GET /live/{stream}/{rendition}/{init.mp4|init-{g}.mp4|seg{msn}.m4s|part{msn}.{i}.m4s}`.
 //!
-//! Held requests (blocking reload, the hinted part) wait on the stream's change notification:
-//! one `watch` receiver each, no polling, no task of their own.
+//! Held requests (blocking reload, the hinted part) wait for the part or segment that can
+//! satisfy them (`waiters`): one `Notified` each, no polling, no task of their own; a new part
+//! wakes only the requests it may answer, and they share one rendering of the playlist.
 #![warn(missing_docs)]
 
 pub mod cache;
+mod memo;
 mod metrics;
 mod routes;
 mod table;
 pub mod viewers;
+mod waiters;
 
 pub use cache::{CacheMetrics, ObjectCache};
 pub use metrics::ServeMetrics;

@@ -16,6 +16,7 @@ use hls::{
     RenditionName, Resolution, Variant,
 };
 
+use crate::waiters::WakeKey;
 use crate::{SOURCE_RENDITION, ServeMetrics, ServedState, ServedStream, StreamSource};
 
 /// How long a multivariant request waits for a new stream's first init and segment.
@@ -41,29 +42,35 @@ async fn multivariant(State(serving): State<Serving>, Path(stream): Path<String>
         return respond::not_found("unknown stream");
     };
     live.touch();
-    let rendered = wait_for(&serving.metrics, &live, MULTIVARIANT_WAIT, |state| {
-        let variant = state.variant.as_ref()?;
-        let bandwidth = variant.peak_bitrate.max(variant.average_bitrate);
-        if bandwidth == 0 {
-            return None; // no segment closed yet: BANDWIDTH would be a guess
-        }
-        let variant = Variant {
-            name: RenditionName::new(SOURCE_RENDITION).ok()?,
-            bandwidth,
-            average_bandwidth: Some(variant.average_bitrate).filter(|b| *b > 0),
-            codecs: Codecs::new(&variant.codecs).ok()?,
-            resolution: variant
-                .resolution
-                .map(|(width, height)| Resolution { width, height }),
-            frame_rate: variant.frame_rate,
-        };
-        Some(Ok(hls::render_multivariant(&[variant])))
-    })
+    let rendered = wait_for(
+        &serving.metrics,
+        &live,
+        WakeKey::Any,
+        MULTIVARIANT_WAIT,
+        |state| {
+            let variant = state.variant.as_ref()?;
+            let bandwidth = variant.peak_bitrate.max(variant.average_bitrate);
+            if bandwidth == 0 {
+                return None; // no segment closed yet: BANDWIDTH would be a guess
+            }
+            let variant = Variant {
+                name: RenditionName::new(SOURCE_RENDITION).ok()?,
+                bandwidth,
+                average_bandwidth: Some(variant.average_bitrate).filter(|b| *b > 0),
+                codecs: Codecs::new(&variant.codecs).ok()?,
+                resolution: variant
+                    .resolution
+                    .map(|(width, height)| Resolution { width, height }),
+                frame_rate: variant.frame_rate,
+            };
+            Some(Ok(hls::render_multivariant(&[variant])))
+        },
+    )
     .await;
     match rendered {
         Some(Ok(text)) => {
             serving.metrics.sent("multivariant", text.len());
-            respond::playlist(text, false, Duration::ZERO)
+            respond::playlist(text.into(), false, Duration::ZERO)
         }
         Some(Err(response)) => response,
         None => respond::unavailable(&serving.metrics, "the stream has no media yet"),
@@ -110,29 +117,38 @@ async fn media_playlist(metrics: &ServeMetrics, live: &ServedStream, query: &str
     };
     let blocking = query.msn.is_some();
     let timeout = live.lock().window.window().blocking_timeout();
-    let rendered = wait_for(metrics, live, timeout, |state| {
-        // Until the first part exists there is nothing a player could use.
-        state.window.window().last_part()?;
-        match state.window.window().blocking_decision(&query) {
-            BlockingDecision::Ready => {
-                let text = hls::render_media(
-                    state.window.window(),
-                    &query,
-                    &RenderOptions {
-                        rendition_reports: &[],
-                    },
-                );
-                Some(Ok((text, state.window.window().target_duration())))
+    let rendered = wait_for(
+        metrics,
+        live,
+        WakeKey::for_playlist(&query),
+        timeout,
+        |state| {
+            // Until the first part exists there is nothing a player could use.
+            state.window.window().last_part()?;
+            match state.window.window().blocking_decision(&query) {
+                BlockingDecision::Ready => {
+                    let window = state.window.window();
+                    let text = state.playlists.get_or_render(window, query.skip, || {
+                        hls::render_media(
+                            window,
+                            &query,
+                            &RenderOptions {
+                                rendition_reports: &[],
+                            },
+                        )
+                    });
+                    Some(Ok((text, window.target_duration())))
+                }
+                BlockingDecision::TooFar => {
+                    metrics.bad_request("msn_too_far");
+                    Some(Err(respond::bad_request(
+                        "_HLS_msn is more than two segments past the live edge",
+                    )))
+                }
+                BlockingDecision::Wait => None,
             }
-            BlockingDecision::TooFar => {
-                metrics.bad_request("msn_too_far");
-                Some(Err(respond::bad_request(
-                    "_HLS_msn is more than two segments past the live edge",
-                )))
-            }
-            BlockingDecision::Wait => None,
-        }
-    })
+        },
+    )
     .await;
     match rendered {
         Some(Ok((text, target))) => {
@@ -159,16 +175,20 @@ async fn media_object(
         return respond::media(bytes);
     }
     let timeout = live.lock().window.window().blocking_timeout();
-    let decided = wait_for(metrics, live, timeout, |state| {
-        match state.window.window().object_decision(&object) {
+    let decided = wait_for(
+        metrics,
+        live,
+        WakeKey::for_object(&object),
+        timeout,
+        |state| match state.window.window().object_decision(&object) {
             ObjectDecision::Serve(bytes) => Some(Ok(bytes)),
             ObjectDecision::Wait => None,
             ObjectDecision::NotFound | ObjectDecision::Playlist => {
                 Some(Err(respond::not_found("no such object")))
             }
             ObjectDecision::Gone => Some(Err(respond::gone())),
-        }
-    })
+        },
+    )
     .await;
     match decided {
         Some(Ok(bytes)) => {
@@ -180,28 +200,29 @@ async fn media_object(
     }
 }
 
-/// Evaluates `check` on the stream's state now and after every change until it answers or
-/// `timeout` passes (`None`). Waiting holds one `watch` receiver, nothing else.
+/// Evaluates `check` on the stream's state now and each time a change may have satisfied
+/// `key`, until it answers or `timeout` passes (`None`). Waiting holds one `Notified`, nothing
+/// else; a part wakes only the requests waiting for it (`waiters`).
 async fn wait_for<T>(
     metrics: &ServeMetrics,
     live: &ServedStream,
+    key: WakeKey,
     timeout: Duration,
-    mut check: impl FnMut(&ServedState) -> Option<T>,
+    mut check: impl FnMut(&mut ServedState) -> Option<T>,
 ) -> Option<T> {
-    let mut changes = live.subscribe();
-    if let Some(answer) = check(&live.lock()) {
-        return Some(answer);
-    }
-    let _held = HeldRequest::new(metrics);
     let deadline = tokio::time::Instant::from_std(node::clock::now()) + timeout;
+    let mut held = None;
     loop {
-        match tokio::time::timeout_at(deadline, changes.changed()).await {
-            Ok(Ok(())) => {
-                if let Some(answer) = check(&live.lock()) {
-                    return Some(answer);
-                }
-            }
-            Ok(Err(_)) | Err(_) => return None,
+        // Registered before the check, so a change between the check and the await still
+        // wakes this request.
+        let notify = live.waiters().register(key);
+        let notified = notify.notified();
+        if let Some(answer) = check(&mut live.lock()) {
+            return Some(answer);
+        }
+        held.get_or_insert_with(|| HeldRequest::new(metrics));
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return None;
         }
     }
 }

@@ -54,6 +54,8 @@ pub struct ServedStream {
     mark: Arc<StreamMark>,
     /// The table's object cache, set when the stream joins a table that has one.
     cache: OnceLock<ObjectCache>,
+    /// Held requests by what they wait for.
+    waiters: crate::waiters::Waiters,
 }
 
 /// What a stream's lock protects.
@@ -68,6 +70,8 @@ pub struct ServedState {
     /// Which writer may change the window now: the origin's publisher epoch, or the edge's
     /// subscription. A writer checks it under the lock, so a replaced writer changes nothing.
     pub owner: u64,
+    /// Media playlists rendered for the window's current state.
+    pub(crate) playlists: crate::memo::PlaylistMemo,
 }
 
 /// What the multivariant playlist says about a rendition.
@@ -191,6 +195,7 @@ impl ServedStream {
                 window,
                 variant: None,
                 owner,
+                playlists: crate::memo::PlaylistMemo::default(),
             }),
             changed: watch::Sender::new(0),
             events: broadcast::Sender::new(EVENT_BACKLOG),
@@ -199,7 +204,13 @@ impl ServedStream {
             viewers: Mutex::new(crate::viewers::ViewerSet::default()),
             mark: StreamMark::new(),
             cache: OnceLock::new(),
+            waiters: crate::waiters::Waiters::default(),
         }
+    }
+
+    /// Held requests by what they wait for.
+    pub(crate) fn waiters(&self) -> &crate::waiters::Waiters {
+        &self.waiters
     }
 
     /// The cached bytes of `object`, if the node has a cache and it holds them (no lock).
@@ -268,11 +279,13 @@ impl ServedStream {
     }
 
     /// Hands the events drained from the window (under the lock) to relay publishers and wakes
-    /// every held request; call after each change, outside the lock.
+    /// the held requests they may satisfy (all of them for an empty batch: an unknown change);
+    /// call after each change, outside the lock.
     pub fn notify(&self, events: Vec<RelayEvent>) {
         if let Some(cache) = self.cache.get() {
             self.cache_objects(cache, &events);
         }
+        self.waiters.wake(&crate::waiters::Progress::of(&events));
         for event in events {
             // No receiver is fine: nobody replicates this stream right now.
             let _ = self.events.send(event);

@@ -14,7 +14,7 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// A media playlist or multivariant playlist. A live playlist may change with the next part,
 /// so it is not cached; a blocking response is unique to its `_HLS_msn`/`_HLS_part` query and
 /// may be cached briefly (Apple's LL-HLS guide: caches key on the full query).
-pub(super) fn playlist(text: String, blocking: bool, target_duration: Duration) -> Response {
+pub(super) fn playlist(text: Bytes, blocking: bool, target_duration: Duration) -> Response {
     let cache = if blocking {
         format!(
             "public, max-age={}",
