@@ -10,7 +10,9 @@
 //! (an empty or over-long message, a gift without funds) gets a message in the page and no
 //! console error. Screenshots of the home, watch and host pages go to
 //! `<target>/test-artifacts/watch_page/`. Plus the plain HTTP side: content types, cache headers, the
-//! API's JSON 404 beside the pages, the relay's CORS.
+//! pages at their file names too, relative asset paths, the API's JSON 404 beside the pages, the
+//! control plane's and the relays' CORS. `watch_page_static.rs` runs the pages from a static
+//! host on another origin, and the moderation controls.
 //!
 //! Needs `node`, `tests/player/node_modules` (`cd tests/player && npm ci`) and Debian's
 //! `/usr/bin/chromium`; without them the browser tests are skipped, unless
@@ -507,7 +509,17 @@ async fn pages_are_served_beside_the_api_and_the_relay_answers_cors() {
     let cp = cluster.url(0);
 
     let mut assets = Vec::new();
-    for page in ["/", "/watch", "/host", "/ops"] {
+    // Each page also at its file name: the pages link to each other as `watch.html?…`.
+    for page in [
+        "/",
+        "/watch",
+        "/host",
+        "/ops",
+        "/index.html",
+        "/watch.html",
+        "/host.html",
+        "/ops.html",
+    ] {
         let response = client.get(format!("{cp}{page}")).send().await.unwrap();
         assert_eq!(response.status(), 200, "{page}");
         let header = |name: &str| {
@@ -524,10 +536,12 @@ async fn pages_are_served_beside_the_api_and_the_relay_answers_cors() {
         assert!(!etag.is_empty(), "{page} has an ETag");
         let html = response.text().await.unwrap();
         assert!(html.contains("<main"), "{page}: {html}");
+        // Relative asset paths, so web/dist also works from any static directory.
+        assert!(!html.contains("\"/assets/"), "{page}: {html}");
         assets.extend(
             html.split('"')
-                .filter(|s| s.starts_with("/assets/"))
-                .map(str::to_owned),
+                .filter(|s| s.starts_with("assets/"))
+                .map(|s| format!("/{s}")),
         );
         let again = client
             .get(format!("{cp}{page}"))
@@ -573,6 +587,72 @@ async fn pages_are_served_beside_the_api_and_the_relay_answers_cors() {
         let response = client.get(format!("{cp}{path}")).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
     }
+
+    // The control plane's API answers pages of other origins (`web.cors_origins`, default any):
+    // preflights with every method and header the pages use, and the answers, refusals too.
+    let page_origin = "http://pages.example:8080";
+    for (method, path) in [
+        ("POST", "/v1/streams"),
+        ("DELETE", "/v1/streams/x/keys/1"),
+        ("GET", "/v1/nodes"),
+    ] {
+        let preflight = client
+            .request(reqwest::Method::OPTIONS, format!("{cp}{path}"))
+            .header("origin", page_origin)
+            .header("access-control-request-method", method)
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(preflight.status(), 204, "{method} {path} preflight");
+        let header = |name: &str| {
+            preflight
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        };
+        assert_eq!(header("access-control-allow-origin"), "*");
+        assert!(
+            header("access-control-allow-methods").contains(&method.to_ascii_lowercase()),
+            "{method} {path}: {}",
+            header("access-control-allow-methods")
+        );
+        for name in ["authorization", "content-type"] {
+            assert!(
+                header("access-control-allow-headers").contains(name),
+                "{path} allows {name}"
+            );
+        }
+    }
+    for (path, status) in [("/v1/live", 200), ("/v1/nodes", 401), ("/v1/nope", 404)] {
+        let response = client
+            .get(format!("{cp}{path}"))
+            .header("origin", page_origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{path}");
+        assert_eq!(
+            response.headers()["access-control-allow-origin"],
+            "*",
+            "{path}: readable by a page of another origin"
+        );
+    }
+    let page = client
+        .get(format!("{cp}/watch"))
+        .header("origin", page_origin)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        page.headers().get("access-control-allow-origin").is_none(),
+        "CORS is for /v1 only"
+    );
 
     // The relays' HTTP API answers the page's origin: preflight and the real request.
     for relay in [cluster.url(91), cluster.url(92)] {

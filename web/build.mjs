@@ -2,6 +2,10 @@
 // stylesheet, and an HTML file per page that names them. Asset names carry a content hash, so
 // the control plane can serve /assets/* as immutable and the HTML as no-cache.
 //
+// Every path in the output is relative (`assets/…`, `watch.html?stream=…`), so web/dist works
+// where the control plane serves it and from any static directory; each page's
+// `<meta name="livecdn-api" content="">` names the control plane (empty: the page's own origin).
+//
 //   npm ci && npm run build
 //
 // The output is deterministic (same lock file, same sources, same bytes): CI rebuilds it and
@@ -16,12 +20,12 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 const src = join(root, 'src');
 const dist = join(root, 'dist');
 
-// Page name -> [URL path, title, body file].
+// Page name -> [output file (also its relative link), title, body file].
 const PAGES = {
-  home: ['/', 'Live now', 'home.html'],
-  watch: ['/watch', 'Watch', 'watch.html'],
-  host: ['/host', 'Host', 'host.html'],
-  ops: ['/ops', 'Ops', 'ops.html'],
+  home: ['index.html', 'Live now', 'home.html'],
+  watch: ['watch.html', 'Watch', 'watch.html'],
+  host: ['host.html', 'Host', 'host.html'],
+  ops: ['ops.html', 'Ops', 'ops.html'],
 };
 
 rmSync(dist, { recursive: true, force: true });
@@ -47,17 +51,17 @@ const result = await esbuild.build({
 // Entry point -> its hashed output, from the metafile.
 const outputs = {};
 for (const [file, info] of Object.entries(result.metafile.outputs)) {
-  if (info.entryPoint) outputs[info.entryPoint] = '/assets/' + basename(file);
+  if (info.entryPoint) outputs[info.entryPoint] = 'assets/' + basename(file);
 }
 const css = outputs['src/style.css'];
 if (!css) throw new Error('no stylesheet in the build output');
 
 const nav = Object.entries(PAGES)
   .filter(([name]) => name !== 'watch')
-  .map(([name, [path]]) => `<a href="${path}" data-nav="${name}">${name === 'home' ? 'Live' : PAGES[name][1]}</a>`)
+  .map(([name, [file]]) => `<a href="${file}" data-nav="${name}">${name === 'home' ? 'Live' : PAGES[name][1]}</a>`)
   .join('\n        ');
 
-for (const [name, [path, title, bodyFile]] of Object.entries(PAGES)) {
+for (const [name, [file, title, bodyFile]] of Object.entries(PAGES)) {
   const js = outputs[`src/${name}.js`];
   if (!js) throw new Error(`no bundle for page ${name}`);
   const body = readFileSync(join(src, 'pages', bodyFile), 'utf8').trimEnd();
@@ -67,6 +71,7 @@ for (const [name, [path, title, bodyFile]] of Object.entries(PAGES)) {
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <meta name="color-scheme" content="dark light">
+  <meta name="livecdn-api" content="">
   <title>${title} · livecdn</title>
   <link rel="icon" href="data:,">
   <link rel="stylesheet" href="${css}">
@@ -75,7 +80,7 @@ for (const [name, [path, title, bodyFile]] of Object.entries(PAGES)) {
 <body data-page="${name}">
   <a class="skip" href="#main">Skip to content</a>
   <header class="top">
-    <a class="brand" href="/">livecdn</a>
+    <a class="brand" href="index.html">livecdn</a>
     <nav aria-label="Site">
         ${nav}
     </nav>
@@ -86,8 +91,7 @@ ${body}
 </body>
 </html>
 `;
-  const out = path === '/' ? 'index.html' : `${path.slice(1)}.html`;
-  writeFileSync(join(dist, out), html);
+  writeFileSync(join(dist, file), html);
 }
 
 const sizes = Object.entries(result.metafile.outputs)

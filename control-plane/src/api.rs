@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod chat;
+mod cors;
 pub mod error;
 pub mod nodes;
 pub mod records;
@@ -69,6 +70,11 @@ pub fn routes(state: Arc<ControlPlane>) -> Router {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        // Outermost: preflights are answered before routing (the routes take no OPTIONS).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cors::cors,
+        ))
         .with_state(state)
 }
 

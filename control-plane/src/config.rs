@@ -28,6 +28,8 @@ pub struct ControlPlaneConfig {
     pub routing: RoutingSection,
     /// `[stats]`: the per-stream, per-region time series.
     pub stats: StatsSection,
+    /// `[web]`: the web pages' access to the API from other origins.
+    pub web: WebSection,
     /// `[log]`: logging.
     pub log: LogSection,
     /// `[shutdown]`: graceful shutdown.
@@ -192,6 +194,87 @@ impl Default for StatsSection {
     fn default() -> Self {
         Self {
             interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `[web]`: the web pages (`web/`). The control plane serves them itself at `/`; a deployment
+/// may instead host `web/dist` on any static server (another origin), whose pages then call the
+/// `/v1` API across origins (CORS).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSection {
+    /// Origins whose pages may call the `/v1` API from a browser: `"*"` (any origin) or exact
+    /// origins such as `"https://watch.example.com"` (scheme, host and port if not the default;
+    /// no path). The API answers their preflights and lets them read its answers, with the
+    /// `Authorization` and `Content-Type` headers and `GET`, `POST` and `DELETE`. Empty: only
+    /// pages served by the control plane itself (same origin). `"*"` is safe here because the
+    /// API takes no cookies, only bearer tokens a page must already hold (the chat relays and
+    /// edges answer any origin for the same reason); list origins to keep other websites from
+    /// reading even the public endpoints. Default: `["*"]`.
+    pub cors_origins: Vec<CorsOrigin>,
+}
+
+impl Default for WebSection {
+    fn default() -> Self {
+        Self {
+            cors_origins: vec![CorsOrigin::Any],
+        }
+    }
+}
+
+/// One entry of `web.cors_origins`: any origin, or one exact origin.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(try_from = "String", into = "String")]
+pub enum CorsOrigin {
+    /// `"*"`.
+    Any,
+    /// `scheme://host[:port]`, lower-cased (browsers send origins in that form).
+    Exact(String),
+}
+
+impl CorsOrigin {
+    /// Whether a request's `Origin` header value is this one.
+    pub fn matches(&self, origin: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Exact(exact) => exact.eq_ignore_ascii_case(origin),
+        }
+    }
+}
+
+impl TryFrom<String> for CorsOrigin {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        if value == "*" {
+            return Ok(Self::Any);
+        }
+        let lower = value.to_ascii_lowercase();
+        let rest = lower
+            .strip_prefix("http://")
+            .or_else(|| lower.strip_prefix("https://"))
+            .ok_or_else(|| {
+                format!("`{value}` is not \"*\" or an origin: http:// or https:// then a host")
+            })?;
+        if rest.is_empty()
+            || rest
+                .chars()
+                .any(|c| matches!(c, '/' | '?' | '#' | '@') || c.is_whitespace())
+        {
+            return Err(format!(
+                "`{value}` is not an origin: scheme://host[:port], without a path or a trailing slash"
+            ));
+        }
+        Ok(Self::Exact(lower))
+    }
+}
+
+impl From<CorsOrigin> for String {
+    fn from(origin: CorsOrigin) -> Self {
+        match origin {
+            CorsOrigin::Any => "*".to_owned(),
+            CorsOrigin::Exact(exact) => exact,
         }
     }
 }

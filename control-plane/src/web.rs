@@ -1,6 +1,9 @@
 //! The web pages (`web/`): home `/`, `/watch`, `/host`, `/ops` and their `/assets/*`, embedded
 //! in the binary from the committed bundle `web/dist` (by `build.rs`), so neither `livecdn dev`
-//! nor `cargo build` needs npm.
+//! nor `cargo build` needs npm. Each page also answers at its file name (`/index.html`,
+//! `/watch.html`, …): the pages link to each other by those relative names, so the same
+//! `web/dist` works here and from any static directory (where the API is found through each
+//! page's `<meta name="livecdn-api">`, and `web.cors_origins` lets it call `/v1`).
 //!
 //! Caching: asset names carry a content hash, so `/assets/*` is `immutable` for a year; pages are
 //! `no-cache` (revalidated with their ETag). Anything else, `/v1/*` included, is left to the
@@ -50,6 +53,9 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     let mut router = Router::new();
     for (route, file) in PAGES {
         router = router.route(route, get(move |headers: HeaderMap| page(file, headers)));
+        if route != file {
+            router = router.route(file, get(move |headers: HeaderMap| page(file, headers)));
+        }
     }
     router.route("/assets/{*file}", get(asset))
 }
@@ -133,9 +139,22 @@ mod tests {
         for (_, file) in PAGES {
             let page = find(file).unwrap_or_else(|| panic!("{file} is not embedded"));
             let html = std::str::from_utf8(page.body).unwrap();
-            for reference in html.split('"').filter(|s| s.starts_with("/assets/")) {
-                assert!(has(reference), "{file} names {reference}, not embedded");
+            let references: Vec<&str> = html
+                .split('"')
+                .filter(|s| s.starts_with("assets/"))
+                .collect();
+            assert!(references.len() >= 2, "{file} names no assets: {html}");
+            for reference in references {
+                // Relative (`assets/…`), so the bundle also works from any static directory.
+                assert!(
+                    has(&format!("/{reference}")),
+                    "{file} names {reference}, not embedded"
+                );
             }
+            assert!(
+                !html.contains("\"/assets/") && !html.contains("href=\"/\""),
+                "{file} has a root-absolute link: {html}"
+            );
         }
     }
 

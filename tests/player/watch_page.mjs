@@ -168,7 +168,7 @@ async function mainScenario(context) {
   });
 
   await check('home_links_to_watch', async () => {
-    await Promise.all([a.waitForURL(/\/watch\?stream=demo/, { timeout: WAIT_MS }), a.click('li[data-stream="demo"] a.stream-link')]);
+    await Promise.all([a.waitForURL(/\/watch(\.html)?\?stream=demo/, { timeout: WAIT_MS }), a.click('li[data-stream="demo"] a.stream-link')]);
     return new URL(a.url()).pathname + new URL(a.url()).search;
   });
   if (!/\/watch/.test(a.url())) await a.goto(`${base}/watch?stream=demo&region=eu`, { waitUntil: 'load' });

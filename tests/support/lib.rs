@@ -1,6 +1,8 @@
 //! Helpers for black-box tests: start the real `livecdn` binary, talk to it over loopback,
 //! stop it by PID. Every process a test starts is killed when its [`Process`] drops.
 
+pub mod static_files;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

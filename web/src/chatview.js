@@ -11,9 +11,10 @@ export const giftEmoji = (id) => GIFT_EMOJI[id] || '🎁';
 
 /**
  * @param {HTMLOListElement} log
- * @param {object} options catalog() -> Map id -> {name}; moderate(frame) sends a moderation frame
+ * @param {object} options catalog() -> Map id -> {name}; moderate(frame) sends a moderation frame;
+ *   self() -> this page's user id (no timeout or ban buttons on one's own lines)
  */
-export function chatView(log, { catalog = () => new Map(), moderate = () => {} } = {}) {
+export function chatView(log, { catalog = () => new Map(), moderate = () => {}, self = () => null } = {}) {
   let moderator = false;
   const names = new Map(); // user_id -> display name
 
@@ -21,6 +22,7 @@ export function chatView(log, { catalog = () => new Map(), moderate = () => {} }
 
   function modButtons(event) {
     const who = event.name || event.user_id;
+    const own = event.user_id === self();
     return el(
       'span',
       { class: 'mod-buttons' },
@@ -31,19 +33,35 @@ export function chatView(log, { catalog = () => new Map(), moderate = () => {} }
         onclick: () => moderate({ type: 'delete', seq: event.seq }),
         text: 'Delete',
       }),
-      el('button', {
+      own ? null : el('button', {
         type: 'button',
         class: 'tiny',
         'aria-label': `Time out ${who} for 10 minutes`,
         onclick: () => moderate({ type: 'ban', user_id: event.user_id, duration_s: 600 }),
         text: 'Timeout',
       }),
-      el('button', {
+      own ? null : el('button', {
         type: 'button',
         class: 'tiny',
         'aria-label': `Ban ${who}`,
         onclick: () => moderate({ type: 'ban', user_id: event.user_id }),
         text: 'Ban',
+      }),
+    );
+  }
+
+  /** Lifts a ban or timeout (on its `banned` line). */
+  function unbanButton(userId) {
+    const who = names.get(userId) || userId;
+    return el(
+      'span',
+      { class: 'mod-buttons' },
+      el('button', {
+        type: 'button',
+        class: 'tiny',
+        'aria-label': `Unban ${who}`,
+        onclick: () => moderate({ type: 'unban', user_id: userId }),
+        text: 'Unban',
       }),
     );
   }
@@ -87,7 +105,7 @@ export function chatView(log, { catalog = () => new Map(), moderate = () => {} }
         return null; // handled by hiding the message
       case 'banned':
         text = `${names.get(s.user_id) || s.user_id} was ${s.until_ms ? 'timed out until ' + new Date(s.until_ms).toLocaleTimeString() : 'banned'}`;
-        break;
+        return el('li', { class: 'msg system', 'data-seq': event.seq, 'data-banned': s.user_id }, stamp, ' ', text, moderator ? unbanButton(s.user_id) : null);
       case 'unbanned':
         text = `${names.get(s.user_id) || s.user_id} was unbanned`;
         break;
@@ -132,6 +150,11 @@ export function chatView(log, { catalog = () => new Map(), moderate = () => {} }
           const name = item.querySelector('.who');
           item.append(modButtons({ seq, user_id: item.dataset.user, name: name ? name.textContent : '' }));
         }
+      }
+      for (const item of log.querySelectorAll('li.system[data-banned]')) {
+        const buttons = item.querySelector('.mod-buttons');
+        if (buttons) buttons.remove();
+        if (on) item.append(unbanButton(item.dataset.banned));
       }
     },
   };

@@ -1,5 +1,5 @@
-// Helpers shared by every page: the control plane's JSON API, the admin token kept in
-// sessionStorage, small DOM builders.
+// Helpers shared by every page: the control plane's JSON API (same origin, or the one the page's
+// `<meta name="livecdn-api">` names), the admin token kept in sessionStorage, small DOM builders.
 
 /** The regions of `livecdn dev` (edge A and relay A serve eu, edge B and relay B serve us). */
 export const REGIONS = ['eu', 'us'];
@@ -16,10 +16,38 @@ export class ApiError extends Error {
 }
 
 /**
- * Calls a JSON endpoint. `base` defaults to this page's origin (the control plane); relays are
- * other origins (they answer CORS).
+ * The control plane's base URL, from `<meta name="livecdn-api" content="...">` in the page
+ * (web/README.md): empty (the default) is this page's own origin, where the control plane serves
+ * the pages itself; a URL (`https://cp.example.com`, or a path such as `/livecdn`) is a control
+ * plane elsewhere, when web/dist is hosted by any static server. Deliberately not taken from the
+ * query string: a crafted link could then send the admin token typed here to another server.
  */
-export async function api(path, { method = 'GET', token, body, base = '', signal } = {}) {
+export const API_BASE = (() => {
+  const meta = document.querySelector('meta[name="livecdn-api"]');
+  const value = meta ? meta.content.trim() : '';
+  if (!value) return '';
+  try {
+    const url = new URL(value, location.href);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${url.protocol} is not http(s)`);
+    url.search = '';
+    url.hash = '';
+    return url.href.replace(/\/+$/, '');
+  } catch (error) {
+    console.warn(`livecdn-api meta "${value}" ignored (${error.message}): using this origin`);
+    return '';
+  }
+})();
+
+// Links to the control plane's own endpoints (`<a data-api-href="/metrics">`) follow API_BASE.
+for (const link of document.querySelectorAll('a[data-api-href]')) {
+  link.href = API_BASE + link.dataset.apiHref;
+}
+
+/**
+ * Calls a JSON endpoint. `base` defaults to the control plane (`API_BASE`); relays are other
+ * origins (they answer CORS), and so is the control plane when the pages are hosted elsewhere.
+ */
+export async function api(path, { method = 'GET', token, body, base = API_BASE, signal } = {}) {
   const headers = { Accept: 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';

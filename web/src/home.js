@@ -1,4 +1,4 @@
-// The home page: the streams live now (`/v1/live`), with viewer counts, linking to /watch.
+// The home page: the streams live now (`/v1/live`), with viewer counts, linking to watch.html.
 
 import { $, REGIONS, api, el, formatCount, markNav } from './common.js';
 
@@ -8,7 +8,8 @@ const status = $('#live-status');
 const REFRESH_MS = 5000;
 
 function card(stream) {
-  const watch = `/watch?stream=${encodeURIComponent(stream.stream)}`;
+  // Relative page names: they work from the control plane and from any static directory.
+  const watch = `watch.html?stream=${encodeURIComponent(stream.stream)}`;
   return el(
     'li',
     { class: 'card', 'data-stream': stream.stream },

@@ -266,7 +266,7 @@ function open() {
   shownKey = null;
   ui.keyBox.hidden = true;
   ui.keyValue.value = '';
-  ui.watchLink.href = `/watch?stream=${encodeURIComponent(stream)}`;
+  ui.watchLink.href = `watch.html?stream=${encodeURIComponent(stream)}`;
   setQuery('stream', stream);
   updateIngest();
   loadKeys();

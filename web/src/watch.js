@@ -66,6 +66,10 @@ const state = {
   /** Refusals shown to the user: by the page (`code` null) or the relay's error frames. */
   chat_errors: [],
   gift_errors: [],
+  /** Moderation frames this page sent (as a moderator). */
+  moderation_sent: [],
+  /** The room's slow mode interval (s), from its `slow_mode` events. */
+  slow_mode_s: 0,
 };
 window.__watch = state;
 
@@ -101,8 +105,10 @@ let chat = null;
 const view = chatView(ui.log, {
   catalog: () => catalog,
   moderate: (frame) => {
-    if (chat) chat.moderate(frame);
+    if (chat && chat.moderate(frame)) state.moderation_sent.push(frame);
+    else showChatHint('Not connected: moderation not sent.', 'error');
   },
+  self: () => state.chat.user_id,
 });
 
 function guestName() {
@@ -169,6 +175,13 @@ function connectChat() {
         state.chat.seqs.push(event.seq);
         if (state.chat.seqs.length > 1000) state.chat.seqs.splice(0, 500);
         view.add(event);
+        if (event.type === 'system' && event.system && event.system.event === 'slow_mode') {
+          // Keep the moderator's picker on the room's setting, whoever changed it.
+          state.slow_mode_s = event.system.interval_s || 0;
+          const value = String(state.slow_mode_s);
+          if (![...ui.slowMode.options].some((o) => o.value === value)) ui.slowMode.append(new Option(`${value} s`, value));
+          ui.slowMode.value = value;
+        }
         if (!live) return;
         if (event.type === 'chat' && state.danmaku) {
           danmaku(ui.danmaku, `${event.name}: ${event.text}`);
@@ -201,7 +214,7 @@ function connectChat() {
           too_large: `That message is too long: ${MAX_CHAT_CHARS} characters at most.`,
           insufficient_funds: 'Not enough balance: top up first.',
           slow_mode: `Slow mode: wait ${Math.ceil((error.retry_after_ms || 0) / 1000)} s.`,
-          timed_out: 'You are timed out.',
+          timed_out: error.retry_after_ms ? `You are timed out: ${Math.ceil(error.retry_after_ms / 1000)} s to go.` : 'You are timed out.',
           banned: 'You are banned from this room.',
           rate_limited: 'Slow down a little.',
           blocked_word: 'That message contains a blocked word.',
@@ -395,7 +408,9 @@ ui.modForm.querySelector('[data-forget]').addEventListener('click', () => {
 });
 
 ui.slowApply.addEventListener('click', () => {
-  if (chat) chat.moderate({ type: 'slow_mode', interval_s: Number(ui.slowMode.value) });
+  const frame = { type: 'slow_mode', interval_s: Number(ui.slowMode.value) };
+  if (chat && chat.moderate(frame)) state.moderation_sent.push(frame);
+  else showChatHint('Not connected: moderation not sent.', 'error');
 });
 
 play();
