@@ -8,6 +8,7 @@
 //! | `POST /v1/wallet/topup` `{"amount":N}` | chat token; `gifts.demo_topup` | `{"balance":N}` |
 //! | `GET /v1/gifts/catalog` | — | `{"gifts":[{"id","name","price","animation"}]}` |
 //! | `GET /v1/rooms` | — | `{"rooms":[{"name","role","connections","last_seq",…}]}` (`role`: `home` or `mirror`) |
+//! | `POST /v1/rooms/{room}/moderation` `{"type":"ban","user_id":"u","duration_s":600}` | chat token of a host or moderator (for that room, or any room) | `{"ok":true}`, or the refusal as HTTP status + error body |
 //! | `GET /federation` | node token (`Authorization: Bearer`) | WebSocket federation link ([`crate::federation`]) |
 //!
 //! The chat token goes in `Authorization: Bearer TOKEN` or a `token` query parameter; any
@@ -17,12 +18,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chat_proto::token::{self, ChatClaims};
+use chat_proto::{ClientFrame, ErrorCode, ServerFrame};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -40,6 +42,7 @@ pub(crate) fn routes(relay: Arc<Relay>) -> Router {
         .route("/v1/wallet/topup", post(topup))
         .route("/v1/gifts/catalog", get(catalog))
         .route("/v1/rooms", get(rooms))
+        .route("/v1/rooms/{room}/moderation", post(moderate))
         .layer(axum::middleware::from_fn(crate::cors::cors))
         .with_state(relay)
 }
@@ -171,6 +174,91 @@ async fn rooms(State(relay): State<Arc<Relay>>) -> Json<Value> {
         })
         .collect();
     Json(json!({"rooms": rooms}))
+}
+
+/// `POST /v1/rooms/{room}/moderation`: one moderation frame of the WebSocket protocol
+/// (`delete`, `ban`, `unban`, `slow_mode`; `docs/chat-protocol.md` §8) for tools and back
+/// offices that hold a moderator's token but no WebSocket. It takes the same path as the frame
+/// would from a socket on this relay (forwarded to the room's home when this relay mirrors it),
+/// so the same rules, events and records apply.
+async fn moderate(
+    State(relay): State<Arc<Relay>>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<TokenQuery>, QueryRejection>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let claims = caller(&relay, &headers, query)?;
+    if !hls::is_valid_stream_name(&room) {
+        relay.metrics.reject(ErrorCode::BadFrame.as_str());
+        let message = "room is 1 to 64 of A-Z a-z 0-9 - _";
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            message,
+        ));
+    }
+    if !claims.allows_room(&room) {
+        relay.metrics.reject(ErrorCode::Forbidden.as_str());
+        let message = "the token is for another room";
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", message));
+    }
+    let frame = chat_proto::decode_client(&body, &relay.limits).map_err(|error| {
+        relay.metrics.reject(error.code().as_str());
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", error.to_string())
+    })?;
+    if !matches!(
+        frame,
+        ClientFrame::Delete { .. }
+            | ClientFrame::Ban { .. }
+            | ClientFrame::Unban { .. }
+            | ClientFrame::SlowMode { .. }
+    ) {
+        relay.metrics.reject(ErrorCode::BadFrame.as_str());
+        let message = "only delete, ban, unban and slow_mode frames";
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            message,
+        ));
+    }
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let handle = relay.rooms.handle(&room);
+    let command = crate::room::Command::Frame {
+        claims,
+        frame,
+        reply,
+    };
+    let unavailable = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the room is not available, retry",
+        )
+    };
+    if !handle.send(command).await {
+        return Err(unavailable());
+    }
+    match answer.await.map_err(|_| unavailable())? {
+        None | Some(ServerFrame::Ack { .. }) => Ok(Json(json!({"ok": true}))),
+        Some(ServerFrame::Error { code, message, .. }) => {
+            Err(ApiError::new(status_of(code), code.as_str(), message))
+        }
+        Some(_) => Ok(Json(json!({"ok": true}))),
+    }
+}
+
+/// The HTTP status of a refusal.
+fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::Forbidden | ErrorCode::Banned | ErrorCode::TimedOut => StatusCode::FORBIDDEN,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::TooOld => StatusCode::GONE,
+        ErrorCode::RateLimited | ErrorCode::SlowMode => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    }
 }
 
 /// The verified claims of the request's chat token.

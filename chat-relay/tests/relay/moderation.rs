@@ -140,3 +140,120 @@ async fn moderators_delete_ban_and_slow_the_room_and_viewers_cannot() {
     );
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn the_http_moderation_api_takes_the_same_path_as_a_socket() {
+    let db = TempDb::new();
+    let relay = TestRelay::start(config(&db)).await;
+    let (mut watcher, _) = relay.join("modapi", "w1", ChatRole::Viewer).await;
+    let (mut viewer, _) = relay.join("modapi", "v1", ChatRole::Viewer).await;
+    viewer
+        .send(json!({"type": "chat", "text": "spam spam", "client_id": "s1"}))
+        .await;
+    let spam = viewer.next_of("ack").await["seq"].as_u64().unwrap();
+
+    let moderator = crate::support::token("m1", ChatRole::Moderator, Some("modapi"));
+    let bearer = format!("Bearer {moderator}");
+    let auth = [("Authorization", bearer.as_str())];
+    // Delete over HTTP: the room sees the same tombstone a socket's delete makes.
+    let (status, body) = relay
+        .http(
+            "POST",
+            "/v1/rooms/modapi/moderation",
+            &auth,
+            &json!({"type": "delete", "seq": spam}).to_string(),
+        )
+        .await;
+    assert_eq!((status, body.clone()), (200, json!({"ok": true})), "{body}");
+    assert_eq!(
+        watcher.next_of("system").await["system"],
+        json!({"event": "deleted", "seq": spam, "by": "m1"})
+    );
+    // Refusals keep their protocol code, with an HTTP status.
+    let (status, body) = relay
+        .http(
+            "POST",
+            "/v1/rooms/modapi/moderation",
+            &auth,
+            &json!({"type": "delete", "seq": spam}).to_string(),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (404, json!("not_found"))
+    );
+
+    // A timeout over HTTP refuses the viewer's next message.
+    let (status, _) = relay
+        .http(
+            "POST",
+            "/v1/rooms/modapi/moderation",
+            &auth,
+            &json!({"type": "ban", "user_id": "v1", "duration_s": 60}).to_string(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    viewer
+        .send(json!({"type": "chat", "text": "more", "client_id": "s2"}))
+        .await;
+    assert_eq!(viewer.next_of("error").await["code"], "timed_out");
+
+    // Who may not: no token, a viewer, a moderator of another room, a chat frame, junk.
+    let viewer_token = format!(
+        "Bearer {}",
+        crate::support::token("v2", ChatRole::Viewer, Some("modapi"))
+    );
+    let other_room = format!(
+        "Bearer {}",
+        crate::support::token("m2", ChatRole::Moderator, Some("elsewhere"))
+    );
+    let slow = json!({"type": "slow_mode", "interval_s": 5}).to_string();
+    for (headers, body, status, code) in [
+        (vec![], slow.clone(), 401, "unauthorized"),
+        (
+            vec![("Authorization", viewer_token.as_str())],
+            slow.clone(),
+            403,
+            "forbidden",
+        ),
+        (
+            vec![("Authorization", other_room.as_str())],
+            slow.clone(),
+            403,
+            "forbidden",
+        ),
+        (
+            auth.to_vec(),
+            json!({"type": "chat", "text": "hi"}).to_string(),
+            400,
+            "bad_request",
+        ),
+        (auth.to_vec(), "{not json".to_owned(), 400, "bad_request"),
+    ] {
+        let (got, answer) = relay
+            .http("POST", "/v1/rooms/modapi/moderation", &headers, &body)
+            .await;
+        assert_eq!(
+            (got, answer["error"]["code"].clone()),
+            (status, json!(code)),
+            "{body}: {answer}"
+        );
+    }
+    let (status, _) = relay
+        .http("POST", "/v1/rooms/bad%20room/moderation", &auth, &slow)
+        .await;
+    assert_eq!(status, 400);
+    // Nothing of that reached the room: the next event the watcher sees is the real one.
+    let (status, _) = relay
+        .http("POST", "/v1/rooms/modapi/moderation", &auth, &slow)
+        .await;
+    assert_eq!(status, 200);
+    let mut system = watcher.next_of("system").await;
+    if system["system"]["event"] == "banned" {
+        system = watcher.next_of("system").await;
+    }
+    assert_eq!(
+        system["system"],
+        json!({"event": "slow_mode", "interval_s": 5, "by": "m1"})
+    );
+}
