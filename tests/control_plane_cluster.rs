@@ -374,3 +374,151 @@ async fn nodes_register_route_rotate_keys_and_fail_over() {
     assert!(drained.is_some(), "a draining edge still got viewers");
     assert!(metric(&cp, "livecdn_cp_heartbeats_total", ("outcome", "updated")).await > 5.0);
 }
+
+/// A tier-2 edge whose parent is killed moves its playing stream to the parent the directory
+/// names next (here the origin) and keeps serving valid, advancing playlists.
+#[tokio::test]
+#[expect(clippy::disallowed_methods, reason = "the test measures real time")]
+async fn a_tier_two_edge_moves_its_stream_to_a_new_parent_when_the_parent_dies() {
+    if Command::new("ffmpeg").arg("-version").output().is_err() {
+        assert!(
+            std::env::var_os("LIVECDN_REQUIRE_TOOLS").is_none(),
+            "ffmpeg is required"
+        );
+        eprintln!("skipping: ffmpeg not installed");
+        return;
+    }
+    let certs_dir = tempfile::tempdir().unwrap();
+    let certs = certs_dir.path();
+    let mut args = vec!["certs", "--out", certs.to_str().unwrap()];
+    for node in ["origin", "edge-a", "edge-b"] {
+        args.extend(["--node", node]);
+    }
+    let (status, _, stderr) = run(&args, &[]);
+    assert!(status.success(), "{stderr}");
+    let data = tempfile::tempdir().unwrap();
+    let cp_port = free_port();
+    let cp = start(
+        "control-plane",
+        cp_port,
+        &format!(
+            "[http]\nlisten = \"127.0.0.1:{cp_port}\"\n[database]\nurl = \"sqlite://{}/cp.db\"\n\
+             [auth]\nadmin_tokens = [\"{ADMIN}\"]\nnode_tokens = [\"{NODE}\"]\n",
+            data.path().display()
+        ),
+    )
+    .await;
+    let (o_http, o_rtmp, o_relay) = (free_port(), free_port(), free_port());
+    let _origin = start(
+        "origin",
+        o_http,
+        &format!(
+            "[http]\nlisten = \"127.0.0.1:{o_http}\"\n[node]\nid = \"origin\"\nregion = \"eu\"\n\
+             [rtmp]\nlisten = \"127.0.0.1:{o_rtmp}\"\n\
+             [relay]\nlisten = \"127.0.0.1:{o_relay}\"\n{}{}",
+            control(cp_port, 0),
+            tls(certs, "origin")
+        ),
+    )
+    .await;
+    let edge = |id: &str, http: u16, relay: u16, tier: u8| {
+        format!(
+            "[http]\nlisten = \"127.0.0.1:{http}\"\n[node]\nid = \"{id}\"\nregion = \"eu\"\n\
+             [relay]\nlisten = \"127.0.0.1:{relay}\"\n{}{}",
+            control(cp_port, tier),
+            tls(certs, id)
+        )
+    };
+    let (a_http, b_http) = (free_port(), free_port());
+    let edge_a = start("edge", a_http, &edge("edge-a", a_http, free_port(), 1)).await;
+    let edge_b = start("edge", b_http, &edge("edge-b", b_http, free_port(), 2)).await;
+    let base = cp.http.clone();
+    let registered = within(Duration::from_secs(10), || async {
+        let (_, nodes) = json_call(
+            reqwest::Method::GET,
+            &format!("{base}/v1/nodes"),
+            Some(ADMIN),
+        )
+        .await;
+        nodes.as_array().is_some_and(|n| n.len() == 3)
+    })
+    .await;
+    assert!(registered.is_some(), "the three nodes did not register");
+    let created: Value = reqwest::Client::new()
+        .post(format!("{base}/v1/streams"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"name": "tiered"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["key"]["key"].as_str().unwrap().to_owned();
+    let _publisher = publish(o_rtmp, &key);
+
+    // Edge B (tier 2) pulls through edge A (tier 1), as the directory says.
+    let media = format!("{}/live/tiered/source/index.m3u8", edge_b.http);
+    let playing = within(Duration::from_secs(20), || async {
+        let response = reqwest::get(&media).await.unwrap();
+        response.status() == 200 && response.text().await.unwrap().contains("#EXT-X-PART:")
+    })
+    .await;
+    assert!(
+        playing.is_some(),
+        "edge B did not serve the stream\n{}",
+        edge_b.process.stderr()
+    );
+    let (_, upstream) = json_call(
+        reqwest::Method::GET,
+        &format!("{base}/v1/directory/tiered?edge=edge-b"),
+        Some(NODE),
+    )
+    .await;
+    assert_eq!(upstream["node_id"], "edge-a");
+
+    let hinted = |text: &str| -> u64 {
+        text.split("PRELOAD-HINT:TYPE=PART,URI=\"part")
+            .nth(1)
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|msn| msn.parse().ok())
+            .unwrap_or(0)
+    };
+    let first = reqwest::get(&media).await.unwrap().text().await.unwrap();
+    let before = hinted(&first);
+    assert!(before > 0, "{first}");
+    let killed_at = tokio::time::Instant::now();
+    edge_a.process.signal(nix::sys::signal::Signal::SIGKILL);
+    // Viewers on B keep getting new segments: B moved to the origin.
+    let advanced = within(Duration::from_secs(20), || async {
+        let text = reqwest::get(&media).await.unwrap().text().await.unwrap();
+        hinted(&text) >= before + 4
+    })
+    .await;
+    assert!(
+        advanced.is_some(),
+        "edge B's playlist stopped after its parent died\n{}",
+        edge_b.process.stderr()
+    );
+    eprintln!(
+        "edge B's playlist moved on {:?} after its parent was killed",
+        killed_at.elapsed()
+    );
+    assert!(
+        edge_b
+            .process
+            .stderr()
+            .contains("moving its streams to the directory's new parent"),
+        "{}",
+        edge_b.process.stderr()
+    );
+    // What B serves after the move is a valid LL-HLS playlist (a discontinuity at most).
+    let checker = tokio::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/check_llhls.py"))
+        .arg(&media)
+        .output()
+        .await
+        .unwrap();
+    let report: Value = serde_json::from_slice(&checker.stdout).unwrap();
+    assert_eq!(report["ok"], true, "{report}");
+}

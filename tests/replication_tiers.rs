@@ -493,3 +493,116 @@ async fn replication_across_a_lossy_link_keeps_playlists_valid() {
         .collect();
     println!("part arrival delay across 2% loss, 40 ms RTT: {buckets:#?}\ngaps: {gaps:?}");
 }
+
+/// The origin restarts (kill -9, then the host publishes again): the edge, whose subscription
+/// the fresh origin refuses until the host is back, drops the stale window and serves the new
+/// publication instead of the old window forever.
+#[tokio::test]
+async fn after_an_origin_restart_the_edge_serves_the_new_publication() {
+    if Command::new("ffmpeg").arg("-version").output().is_err() {
+        assert!(
+            std::env::var_os("LIVECDN_REQUIRE_TOOLS").is_none(),
+            "ffmpeg is required"
+        );
+        eprintln!("skipping: ffmpeg not installed");
+        return;
+    }
+    let certs_dir = tempfile::tempdir().unwrap();
+    let certs = certs_dir.path();
+    let (status, _, stderr) = run(
+        &[
+            "certs",
+            "--out",
+            certs.to_str().unwrap(),
+            "--node",
+            "origin",
+            "--node",
+            "edge-a",
+        ],
+        &[],
+    );
+    assert!(status.success(), "{stderr}");
+    let (o_http, o_rtmp, o_relay) = (free_port(), free_port(), free_port());
+    let origin_config = format!(
+        "[http]\nlisten = \"127.0.0.1:{o_http}\"\n[node]\nid = \"origin\"\n[rtmp]\nlisten = \"127.0.0.1:{o_rtmp}\"\n\
+         [relay]\nlisten = \"127.0.0.1:{o_relay}\"\n[[streams]]\nname = \"tier\"\nkey = \"tier-key\"\n{}",
+        tls(certs, "origin")
+    );
+    let origin = start("origin", origin_config.clone()).await;
+    let a_http = free_port();
+    let edge = start(
+        "edge",
+        edge_config(a_http, free_port(), o_relay, "origin", certs, "edge-a"),
+    )
+    .await;
+    let publisher = publish_tier(o_rtmp);
+    let playlist = format!("{}/live/tier/source/index.m3u8", edge.http);
+    let mut served = false;
+    for _ in 0..100 {
+        let (status, body) = text(&playlist).await;
+        if status == 200 && body.contains("#EXT-X-PART:") {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(served, "the edge never served the stream");
+    // The newest EXT-X-PROGRAM-DATE-TIME of a playlist (one format, so text order is time order).
+    let newest_pdt = |body: &str| -> String {
+        body.lines()
+            .filter_map(|l| l.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:"))
+            .max()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let old = newest_pdt(&text(&playlist).await.1);
+    assert!(!old.is_empty());
+
+    // The origin dies with its publisher; it comes back, and the host publishes again later.
+    drop(publisher);
+    drop(origin);
+    let _origin = start("origin", origin_config).await;
+    // The edge reconnects before the host is back, and the fresh origin refuses its
+    // subscription (no such stream yet); a viewer asks meanwhile.
+    let mut reconnected = false;
+    for _ in 0..100 {
+        if metric(&edge, "livecdn_relay_upstream_connects_total").await >= 2.0 {
+            reconnected = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reconnected, "{}", edge.process.stderr());
+    let _ = text(&playlist).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let refusals = edge
+        .process
+        .stderr()
+        .matches("upstream refused the subscription")
+        .count();
+    assert!(refusals >= 1, "{}", edge.process.stderr());
+    let _publisher = publish_tier(o_rtmp);
+    // The edge serves the new publication: segments made after the old window's newest.
+    let mut fresh = None;
+    for _ in 0..150 {
+        let (status, body) = text(&playlist).await;
+        if status == 200 && newest_pdt(&body) > old {
+            fresh = Some(body);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let fresh = fresh.unwrap_or_else(|| {
+        panic!(
+            "the edge never served the new publication\n{}",
+            edge.process.stderr()
+        )
+    });
+    assert!(
+        fresh.contains("#EXT-X-PART:") && !fresh.contains("#EXT-X-ENDLIST"),
+        "{fresh}"
+    );
+    if std::env::var_os("DUMP_EDGE").is_some() {
+        eprintln!("{}", edge.process.stderr());
+    }
+}

@@ -167,7 +167,7 @@ impl BoundEdge {
                 ))
             }
             (Some(endpoint), None) => match &control {
-                Some(client) => Upstreams::Directory(Box::new(DirectoryUpstreams::new(
+                Some(client) => Upstreams::Directory(Arc::new(DirectoryUpstreams::new(
                     client.clone(),
                     endpoint,
                     node_id.clone(),
@@ -179,6 +179,10 @@ impl BoundEdge {
                 None => Upstreams::None,
             },
             _ => Upstreams::None,
+        };
+        let failover_task = match &upstreams {
+            Upstreams::Directory(directory) => Some(tokio::spawn(directory.clone().run_failover())),
+            _ => None,
         };
         let heartbeat_task = control.map(|client| {
             let report = report::EdgeReport::new(
@@ -230,6 +234,9 @@ impl BoundEdge {
             let _ = task.await;
         }
         let _ = cache_task.await;
+        if let Some(task) = failover_task {
+            let _ = task.await;
+        }
         if let Some(task) = heartbeat_task {
             let _ = task.await;
         }

@@ -28,6 +28,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // With the peer address as `ConnectInfo<SocketAddr>` (routing by client address needs it).
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // No Nagle: a WebSocket message or a held playlist answer written after a previous small
+    // write would otherwise wait for the peer's delayed ACK (~40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY refused");
+        }
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.triggered_owned());
     let deadline = async {
         shutdown.triggered().await;

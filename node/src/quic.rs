@@ -18,10 +18,11 @@ pub mod alpn {
     pub const CHAT_FEDERATION: &[u8] = b"livecdn-chat-fed/1";
 }
 
-/// Idle timeout of node-to-node connections: a silent peer is declared gone after this.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle timeout of node-to-node connections: a silent peer is declared gone after this (a
+/// parent edge killed mid-stream is noticed within it, then replaced: see `edge`).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Keep-alive interval, well under [`IDLE_TIMEOUT`] so an idle but healthy link stays up.
-pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(2);
+pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_millis(750);
 
 /// A QUIC endpoint could not be created.
 #[derive(Debug, thiserror::Error)]

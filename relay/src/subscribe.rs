@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -41,6 +42,38 @@ pub struct UpstreamConfig {
 #[derive(Debug, Clone)]
 pub struct Upstream {
     wanted: mpsc::Sender<String>,
+    link: Arc<Link>,
+}
+
+/// Where the upstream task connects, and whether it is connected, shared with its handles.
+#[derive(Debug)]
+struct Link {
+    /// The relay address and certificate name of the next connection attempt.
+    target: std::sync::Mutex<(SocketAddr, String)>,
+    /// Wall-clock ms since which the upstream has been unreachable; 0 while connected.
+    down_since_ms: AtomicU64,
+    /// Cuts the reconnect backoff short after a retarget.
+    retargeted: tokio::sync::Notify,
+}
+
+impl Link {
+    fn target(&self) -> (SocketAddr, String) {
+        self.target
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_connected(&self, connected: bool) {
+        if connected {
+            self.down_since_ms.store(0, Ordering::Relaxed);
+        } else {
+            let now = node::clock::unix_time_ms().max(1);
+            let _ =
+                self.down_since_ms
+                    .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Upstream {
@@ -53,8 +86,50 @@ impl Upstream {
         shutdown: Shutdown,
     ) -> Self {
         let (wanted, requests) = mpsc::channel(64);
-        tokio::spawn(run(endpoint, config, table, metrics, requests, shutdown));
-        Self { wanted }
+        let link = Arc::new(Link {
+            target: std::sync::Mutex::new((config.addr, config.server_name.clone())),
+            // Down until the first connection: a parent that never answers can be replaced.
+            down_since_ms: AtomicU64::new(node::clock::unix_time_ms().max(1)),
+            retargeted: tokio::sync::Notify::new(),
+        });
+        tokio::spawn(run(
+            endpoint,
+            config,
+            link.clone(),
+            table,
+            metrics,
+            requests,
+            shutdown,
+        ));
+        Self { wanted, link }
+    }
+
+    /// How long the upstream has been unreachable (`None` while connected).
+    pub fn down_for(&self) -> Option<Duration> {
+        match self.link.down_since_ms.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some(Duration::from_millis(
+                node::clock::unix_time_ms().saturating_sub(since),
+            )),
+        }
+    }
+
+    /// Points the next connection attempt at another node (its relay address and certificate
+    /// name), e.g. when the stream directory names a new parent after this one died. Every
+    /// subscription moves with it and resumes from the last part it holds: continuous if the
+    /// new parent has the following parts, else after a discontinuity, as after a reconnect.
+    pub fn retarget(&self, addr: SocketAddr, server_name: &str) {
+        *self
+            .link
+            .target
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = (addr, server_name.to_owned());
+        self.link.retargeted.notify_one();
+    }
+
+    /// The node the upstream connects to (address, certificate name).
+    pub fn target(&self) -> (SocketAddr, String) {
+        self.link.target()
     }
 
     /// Asks for `stream` (idempotent, returns at once); it appears in the table once the
@@ -80,6 +155,7 @@ struct Mirror {
 async fn run(
     endpoint: quinn::Endpoint,
     config: UpstreamConfig,
+    link: Arc<Link>,
     table: Arc<StreamTable>,
     metrics: RelayMetrics,
     mut requests: mpsc::Receiver<String>,
@@ -97,17 +173,20 @@ async fn run(
     let backoff = Backoff::new(node::clock::unix_time_us());
     let mut attempt = 0u32;
     loop {
-        let connected = match endpoint.connect(config.addr, &config.server_name) {
+        let (addr, server_name) = link.target();
+        let connected = match endpoint.connect(addr, &server_name) {
             Ok(connecting) => connecting.await.map_err(|e| e.to_string()),
             Err(error) => Err(error.to_string()),
         };
         match connected {
             Ok(connection) => {
                 attempt = 0;
+                link.set_connected(true);
                 mirror.metrics.upstream_connects.inc();
                 mirror.metrics.upstream_connected.set(1);
-                tracing::info!(upstream = %config.addr, "relay upstream connected");
+                tracing::info!(upstream = %addr, node = %server_name, "relay upstream connected");
                 let reason = mirror.pump(&connection, &mut requests, &shutdown).await;
+                link.set_connected(false);
                 mirror.metrics.upstream_connected.set(0);
                 mirror.subscriber.handle_connection_lost(node::clock::now());
                 // Outputs after a loss (resume points, last window changes) need no connection.
@@ -116,11 +195,12 @@ async fn run(
                     return;
                 }
                 mirror.metrics.error(reason);
-                tracing::warn!(upstream = %config.addr, reason, "relay upstream lost, reconnecting");
+                tracing::warn!(upstream = %addr, reason, "relay upstream lost, reconnecting");
             }
             Err(error) => {
+                link.set_connected(false);
                 mirror.metrics.error("connect");
-                tracing::warn!(upstream = %config.addr, %error, attempt, "relay upstream unreachable");
+                tracing::warn!(upstream = %addr, %error, attempt, "relay upstream unreachable");
             }
         }
         let delay = backoff.next_delay(attempt);
@@ -131,6 +211,10 @@ async fn run(
         loop {
             tokio::select! {
                 () = &mut wait => break,
+                () = link.retargeted.notified() => {
+                    attempt = 0;
+                    break;
+                }
                 Some(stream) = requests.recv() => mirror.want(&stream),
                 () = shutdown.triggered() => return,
             }
@@ -275,6 +359,16 @@ impl Mirror {
                         self.subscriber
                             .unsubscribe(subscription, node::clock::now());
                         self.metrics.subscriptions.set(self.handles.len() as i64);
+                        // A window this subscription mirrored (the upstream restarted and no
+                        // longer has the stream) must not be served on as if live: drop it, so
+                        // the next viewer's request asks the upstream again.
+                        let stale = self
+                            .table
+                            .get(&name)
+                            .is_some_and(|served| served.lock().owner == subscription.0);
+                        if stale {
+                            self.table.remove(&name);
+                        }
                     }
                 }
                 SubscriberOutput::ResumeState { .. } => {}
