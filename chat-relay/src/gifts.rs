@@ -21,6 +21,8 @@ use tokio::sync::oneshot;
 const SEQ_WINDOW: usize = 4096;
 /// Rows of the chat log searched for a replayed gift's seq.
 const LOOKUP_LIMIT: u32 = 200;
+/// Pages of [`LOOKUP_LIMIT`] rows searched before giving up (the seq is then left out).
+const LOOKUP_PAGES: usize = 20;
 
 type Key = (String, String);
 type Waiter = oneshot::Sender<Option<ServerFrame>>;
@@ -102,8 +104,19 @@ pub(crate) struct Committed {
     pub(crate) name: String,
     pub(crate) count: u32,
     pub(crate) result: Result<GiftOutcome, StoreError>,
-    /// For a replay: the seq the chat log holds for it, if any.
-    pub(crate) logged_seq: Option<u64>,
+    /// For a replay: what the chat log says about its event.
+    pub(crate) logged_seq: Logged,
+}
+
+/// A replayed gift's event in the chat log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Logged {
+    /// Logged with this seq.
+    Found(u64),
+    /// Every row that could be it was searched: it was never logged (so never broadcast).
+    Absent,
+    /// Not a replay, or the search failed or was cut short: do not assume anything.
+    Unknown,
 }
 
 /// Commits `request` (off the room's task: it waits for the database).
@@ -116,7 +129,7 @@ pub(crate) async fn commit(
     let result = store.commit_gift(&request).await;
     let logged_seq = match &result {
         Ok(outcome) if outcome.replayed => logged_seq(&store, &request, outcome).await,
-        _ => None,
+        _ => Logged::Unknown,
     };
     Committed {
         request,
@@ -127,9 +140,10 @@ pub(crate) async fn commit(
     }
 }
 
-/// The seq of a replayed gift's event in the chat log, searched from its commit time.
-async fn logged_seq(store: &Store, request: &GiftRequest, outcome: &GiftOutcome) -> Option<u64> {
-    let query = ChatQuery {
+/// The seq of a replayed gift's event in the chat log, searched page by page from its commit
+/// time (at most [`LOOKUP_PAGES`] pages of the sender's gifts).
+async fn logged_seq(store: &Store, request: &GiftRequest, outcome: &GiftOutcome) -> Logged {
+    let mut query = ChatQuery {
         room: Some(request.room.clone()),
         user_id: Some(request.sender_id.clone()),
         kind: Some("gift".to_owned()),
@@ -137,11 +151,22 @@ async fn logged_seq(store: &Store, request: &GiftRequest, outcome: &GiftOutcome)
         limit: LOOKUP_LIMIT,
         ..ChatQuery::default()
     };
-    let page = store.query_chat(&query).await.ok()?;
-    page.items
-        .iter()
-        .find(|r| r.client_msg_id.as_deref() == Some(request.idempotency_key.as_str()))
-        .and_then(|r| u64::try_from(r.seq).ok())
+    for _ in 0..LOOKUP_PAGES {
+        let Ok(page) = store.query_chat(&query).await else {
+            return Logged::Unknown;
+        };
+        let found = page
+            .items
+            .iter()
+            .find(|r| r.client_msg_id.as_deref() == Some(request.idempotency_key.as_str()))
+            .and_then(|r| u64::try_from(r.seq).ok());
+        match (found, page.next_cursor) {
+            (Some(seq), _) => return Logged::Found(seq),
+            (None, None) => return Logged::Absent,
+            (None, Some(cursor)) => query.cursor = Some(cursor),
+        }
+    }
+    Logged::Unknown
 }
 
 /// The error code, metric reason and message for a failed commit. Nothing was charged.

@@ -2,12 +2,16 @@
 //! the room's `RoomSequencer`, `Moderation`, `LikeCoalescer` and gift bookkeeping, so nothing
 //! is locked: sessions send [`Command`]s, the task answers each in turn.
 //!
-//! Per sequenced event, in this order: sequence → queue for the chat log → broadcast (to
-//! local sessions, and once encoded as `sequenced` to every federation link) → ack.
+//! Per sequenced event, in this order: sequence → queue for the chat log → once the log has
+//! written it (`ChatLog::durable`): broadcast (to local sessions, and once encoded as
+//! `sequenced` to every federation link) → ack. Nothing is seen before it is durable, so a
+//! crash never hands out a seq a client already holds (`Held`). Welcomes, resumes and
+//! federation catch-ups likewise end at the durable seq.
 //! A gift first commits in the ledger (off the task; the outcome comes back on a channel),
-//! and is sequenced only if the commit was not a replay.
+//! and is sequenced only if the commit was not a replay (or was, but its event never made it
+//! to the log before a crash).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
@@ -18,7 +22,7 @@ use chat_proto::{
     Resume, RoomSequencer, ServerFrame, Submitted, encode_server,
 };
 use store::StoreError;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 mod federate;
 mod gift;
@@ -27,6 +31,19 @@ mod moderate;
 use super::log::{self, ChatLog};
 use super::{Command, Fanout, Joined, RoomContext, RoomStats, Rooms, error_frame};
 use crate::gifts::{Committed, GiftBook};
+
+/// What is released once an event's seq is durable.
+#[derive(Debug)]
+pub(super) enum Held {
+    /// The event's broadcast to sessions and federation links.
+    Broadcast {
+        event: ChatEvent,
+        kind: &'static str,
+        at: Instant,
+    },
+    /// Answers (acks) that carry the seq.
+    Replies(Vec<oneshot::Sender<Option<ServerFrame>>>, ServerFrame),
+}
 
 /// A room sequenced on this relay.
 #[derive(Debug)]
@@ -47,6 +64,10 @@ pub(crate) struct HomeRoom {
     /// Subscribed federation links, with the client count each last reported.
     links: HashMap<u64, u64>,
     log: ChatLog,
+    /// The highest seq the chat log has written.
+    durable: watch::Receiver<u64>,
+    /// What waits for its seq to be durable, in seq order.
+    held: VecDeque<(u64, Held)>,
     committed_tx: mpsc::UnboundedSender<Committed>,
     committed_rx: mpsc::UnboundedReceiver<Committed>,
     viewers_sent: u64,
@@ -99,9 +120,12 @@ impl HomeRoom {
             "room opened"
         );
         let (committed_tx, committed_rx) = mpsc::unbounded_channel();
+        let log = ChatLog::spawn(ctx.store.clone(), name.clone(), ctx.metrics.clone(), last);
         Ok(Self {
             gifts: GiftBook::seeded(sequencer.history()),
-            log: ChatLog::spawn(ctx.store.clone(), name.clone(), ctx.metrics.clone()),
+            durable: log.durable(),
+            held: VecDeque::new(),
+            log,
             likes: LikeCoalescer::new(chat.like_interval, 0),
             events: events.unwrap_or_else(|| broadcast::channel(chat.fanout_buffer.max(1)).0),
             federation: broadcast::channel(chat.fanout_buffer.max(1)).0,
@@ -134,6 +158,7 @@ impl HomeRoom {
                     None => break,
                 },
                 Some(done) = self.committed_rx.recv() => self.handle_committed(done).await,
+                Ok(()) = self.durable.changed() => self.release_durable(),
                 () = tokio::time::sleep_until(wake.into()) => {
                     if !self.handle_timeout(node::clock::now()) {
                         break;
@@ -155,16 +180,19 @@ impl HomeRoom {
                 if claims.role == ChatRole::Host {
                     self.hosts.insert(claims.user_id.clone());
                 }
-                let (history, resumed) = match since.map(|after| self.sequencer.resume(after)) {
+                let (mut history, resumed) = match since.map(|after| self.sequencer.resume(after)) {
                     None => (self.sequencer.welcome_history(), false),
                     Some(Resume::Missed(events)) => (events, true),
                     Some(Resume::TooOld { history }) => (history, false),
                 };
+                // Events not durable yet reach this session as broadcasts once they are.
+                let durable = self.durable_seq();
+                history.retain(|event| event.seq <= durable);
                 let welcome = ServerFrame::Welcome {
                     room: self.name.clone(),
                     user_id: claims.user_id,
                     role: claims.role,
-                    last_seq: self.sequencer.last_seq(),
+                    last_seq: durable,
                     history,
                     resumed,
                 };
@@ -226,7 +254,7 @@ impl HomeRoom {
             // Sessions answer these themselves.
             ClientFrame::Ping {} | ClientFrame::Resume { .. } => None,
         };
-        let _ = reply.send(answer);
+        self.reply_when_durable(vec![reply], answer);
     }
 
     async fn chat(
@@ -288,7 +316,8 @@ impl HomeRoom {
         None
     }
 
-    /// Queues `event` for the log, then broadcasts it; returns its seq.
+    /// Queues `event` for the log, and its broadcast for when the log has written it; returns
+    /// its seq.
     async fn publish(&mut self, event: ChatEvent, now: Instant) -> u64 {
         let seq = event.seq;
         let kind = match event.kind {
@@ -298,13 +327,77 @@ impl HomeRoom {
         };
         self.log.append(&self.name, &event).await;
         self.stats.last_seq.store(seq, Ordering::Relaxed);
-        let room = self.name.clone();
-        let frame = ServerFrame::Event(event);
-        self.broadcast(&frame, kind, Some(seq), now);
-        if let ServerFrame::Event(event) = frame {
-            self.federate(&chat_proto::FederationFrame::Sequenced { room, event });
-        }
+        self.when_durable(
+            seq,
+            Held::Broadcast {
+                event,
+                kind,
+                at: now,
+            },
+        );
         seq
+    }
+
+    /// The highest seq the chat log has written.
+    fn durable_seq(&self) -> u64 {
+        *self.durable.borrow()
+    }
+
+    /// Sends `answer` to `replies` now, or, if it acks a seq the log has not written yet,
+    /// once it has.
+    pub(super) fn reply_when_durable(
+        &mut self,
+        replies: Vec<oneshot::Sender<Option<ServerFrame>>>,
+        answer: Option<ServerFrame>,
+    ) {
+        match answer {
+            Some(frame @ ServerFrame::Ack { seq: Some(seq), .. }) => {
+                self.when_durable(seq, Held::Replies(replies, frame));
+            }
+            answer => {
+                for reply in replies {
+                    let _ = reply.send(answer.clone());
+                }
+            }
+        }
+    }
+
+    /// Runs `held` once `seq` is durable (at once if it is and nothing older waits).
+    fn when_durable(&mut self, seq: u64, held: Held) {
+        if self.held.is_empty() && seq <= self.durable_seq() {
+            self.release(held);
+        } else {
+            self.held.push_back((seq, held));
+        }
+    }
+
+    /// Releases, in order, everything whose seq the log has now written.
+    fn release_durable(&mut self) {
+        let durable = *self.durable.borrow_and_update();
+        while self.held.front().is_some_and(|(seq, _)| *seq <= durable) {
+            if let Some((_, held)) = self.held.pop_front() {
+                self.release(held);
+            }
+        }
+    }
+
+    fn release(&mut self, held: Held) {
+        match held {
+            Held::Broadcast { event, kind, at } => {
+                let seq = event.seq;
+                let frame = ServerFrame::Event(event);
+                self.broadcast(&frame, kind, Some(seq), at);
+                if let ServerFrame::Event(event) = frame {
+                    let room = self.name.clone();
+                    self.federate(&chat_proto::FederationFrame::Sequenced { room, event });
+                }
+            }
+            Held::Replies(replies, frame) => {
+                for reply in replies {
+                    let _ = reply.send(Some(frame.clone()));
+                }
+            }
+        }
     }
 
     fn broadcast(&self, frame: &ServerFrame, kind: &'static str, seq: Option<u64>, at: Instant) {
@@ -388,6 +481,8 @@ impl HomeRoom {
             }
         }
         self.log.close().await;
+        // Everything queued is written now: release what still waited.
+        self.release_durable();
         tracing::info!(
             last_seq = self.sequencer.last_seq(),
             "room closed, log flushed"

@@ -1,10 +1,12 @@
 //! The room's chat log: sequenced events go to the database in batches from one writer task per
 //! room, and come back as history when the room reopens.
 //!
-//! The room hands each event to the writer *before* it acks the sender; the writer appends
-//! whatever has queued up since its last write in one transaction. So the log may lag the room
-//! by one database round trip, and a clean shutdown loses nothing: closing the room closes the
-//! queue, and the writer drains it before it ends.
+//! The room hands each event to the writer as it sequences it; the writer appends whatever has
+//! queued up since its last write in one transaction and then publishes the highest seq written
+//! ([`ChatLog::durable`]). The room acks and broadcasts an event only once it is durable, so a
+//! crash (kill -9) can lose only events nobody saw: their seqs are reused after the restart
+//! without any client holding the old ones, and their senders retry. A clean shutdown loses
+//! nothing: closing the room closes the queue, and the writer drains it before it ends.
 //!
 //! Rows: `chat` keeps the text in `body`; `gift` and `system` keep a JSON body (the gift's
 //! `gift_id`/`count`/`value`, or the `system` object), so they can be restored exactly.
@@ -12,7 +14,7 @@
 use chat_proto::{ChatEvent, ChatMessage, EventKind, GiftEvent, SystemEvent};
 use serde::{Deserialize, Serialize};
 use store::{ChatRecord, Store, StoreError};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::metrics::ChatMetrics;
@@ -27,8 +29,10 @@ const WRITE_ATTEMPTS: u32 = 5;
 /// The writer of one room's log.
 #[derive(Debug)]
 pub(crate) struct ChatLog {
-    queue: mpsc::Sender<LogOp>,
-    writer: JoinHandle<()>,
+    /// `None` once closed.
+    queue: Option<mpsc::Sender<LogOp>>,
+    writer: Option<JoinHandle<()>>,
+    durable: watch::Receiver<u64>,
 }
 
 #[derive(Debug)]
@@ -39,27 +43,45 @@ enum LogOp {
 }
 
 impl ChatLog {
-    pub(crate) fn spawn(store: Store, room: String, metrics: ChatMetrics) -> Self {
+    /// The writer of `room`, whose log already holds every seq up to `last_seq`.
+    pub(crate) fn spawn(store: Store, room: String, metrics: ChatMetrics, last_seq: u64) -> Self {
         let (queue, ops) = mpsc::channel(LOG_QUEUE);
-        let writer = tokio::spawn(write_loop(store, room, ops, metrics));
-        Self { queue, writer }
+        let (written, durable) = watch::channel(last_seq);
+        let writer = tokio::spawn(write_loop(store, room, ops, metrics, written));
+        Self {
+            queue: Some(queue),
+            writer: Some(writer),
+            durable,
+        }
+    }
+
+    /// The highest seq the log has written (or given up on after its retries: a database that
+    /// keeps failing must not stall the room; `livecdn_chat_log_errors_total` counts that).
+    pub(crate) fn durable(&self) -> watch::Receiver<u64> {
+        self.durable.clone()
     }
 
     /// Queues `event`; waits only when the database has fallen `LOG_QUEUE` events behind.
     pub(crate) async fn append(&self, room: &str, event: &ChatEvent) {
-        let _ = self.queue.send(LogOp::Append(record(room, event))).await;
+        if let Some(queue) = &self.queue {
+            let _ = queue.send(LogOp::Append(record(room, event))).await;
+        }
     }
 
     /// Queues marking `seq` deleted (after its append, so the row exists).
     pub(crate) async fn mark_deleted(&self, seq: u64) {
         let seq = i64::try_from(seq).unwrap_or(i64::MAX);
-        let _ = self.queue.send(LogOp::MarkDeleted(seq)).await;
+        if let Some(queue) = &self.queue {
+            let _ = queue.send(LogOp::MarkDeleted(seq)).await;
+        }
     }
 
     /// Closes the queue and waits until everything queued is written.
-    pub(crate) async fn close(self) {
-        drop(self.queue);
-        let _ = self.writer.await;
+    pub(crate) async fn close(&mut self) {
+        self.queue = None;
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.await;
+        }
     }
 }
 
@@ -68,9 +90,17 @@ async fn write_loop(
     room: String,
     mut ops: mpsc::Receiver<LogOp>,
     metrics: ChatMetrics,
+    written: watch::Sender<u64>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while ops.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let newest = batch
+            .iter()
+            .filter_map(|op| match op {
+                LogOp::Append(record) => u64::try_from(record.seq).ok(),
+                LogOp::MarkDeleted(_) => None,
+            })
+            .max();
         let mut appends = Vec::new();
         for op in batch.drain(..) {
             match op {
@@ -86,6 +116,13 @@ async fn write_loop(
             }
         }
         write(&metrics, &room, || store.append_chat(&appends)).await;
+        if let Some(newest) = newest {
+            written.send_if_modified(|durable| {
+                let advanced = newest > *durable;
+                *durable = (*durable).max(newest);
+                advanced
+            });
+        }
     }
 }
 

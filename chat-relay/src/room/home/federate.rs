@@ -34,6 +34,10 @@ impl HomeRoom {
             Resume::Missed(events) => (events, true),
             Resume::TooOld { history } => (newest_within(history, FRESH_BUDGET), false),
         };
+        // The catch-up ends at the durable seq; later events follow as `sequenced` once the
+        // log has written them (on the broadcast this link subscribes to below).
+        let durable = *self.durable.borrow();
+        events.retain(|event| event.seq <= durable);
         let rest = if resumed && events.len() > SUBSCRIBED_EVENTS {
             events.split_off(SUBSCRIBED_EVENTS)
         } else {
@@ -42,7 +46,7 @@ impl HomeRoom {
         // A split catch-up: the `subscribed` ends at its own last event, the mirror applies
         // the `sequenced` rest in order like live events.
         let last_seq = match rest.is_empty() {
-            true => self.sequencer.last_seq(),
+            true => durable.min(self.sequencer.last_seq()),
             false => events.last().map_or(0, |e| e.seq),
         };
         let room = self.name.clone();

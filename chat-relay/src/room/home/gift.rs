@@ -64,8 +64,14 @@ impl HomeRoom {
         let (user, key) = (&request.sender_id, &request.idempotency_key);
         let waiters = self.gifts.settle(user, key);
         let metrics = self.ctx.metrics.clone();
+        let known_seq = self.gifts.seq_of(user, key);
         let frame = match result {
-            Ok(outcome) if !outcome.replayed => {
+            // A fresh commit, or a replay whose event never reached the chat log (the relay
+            // crashed between the commit and the log write, so nobody saw it): sequence it now.
+            Ok(outcome)
+                if !outcome.replayed
+                    || (known_seq.is_none() && logged_seq == gifts::Logged::Absent) =>
+            {
                 let value = outcome.record.value;
                 let gift = GiftEvent {
                     user_id: user.clone(),
@@ -77,15 +83,20 @@ impl HomeRoom {
                 };
                 let event = self.sequencer.sequence(EventKind::Gift(gift), wall_ms());
                 let value = u64::try_from(value).unwrap_or(0);
-                metrics.gifts_committed.inc();
-                metrics.gift_value.inc_by(value);
+                if !outcome.replayed {
+                    metrics.gifts_committed.inc();
+                    metrics.gift_value.inc_by(value);
+                }
                 self.stats.gift_value.fetch_add(value, Ordering::Relaxed);
                 let seq = self.publish(event, node::clock::now()).await;
                 self.gifts.remember(user, key, seq);
                 gift_ack(key, Some(seq), outcome.sender_balance)
             }
             Ok(outcome) => {
-                let seq = self.gifts.seq_of(user, key).or(logged_seq);
+                let seq = known_seq.or(match logged_seq {
+                    gifts::Logged::Found(seq) => Some(seq),
+                    gifts::Logged::Absent | gifts::Logged::Unknown => None,
+                });
                 gift_ack(key, seq, outcome.sender_balance)
             }
             Err(error) => {
@@ -101,9 +112,8 @@ impl HomeRoom {
                 error_frame(code, message, None, Some(key.clone()), None)
             }
         };
-        for waiter in waiters {
-            let _ = waiter.send(Some(frame.clone()));
-        }
+        // An ack waits until its event is durable; refusals go at once.
+        self.reply_when_durable(waiters, Some(frame));
     }
 }
 
