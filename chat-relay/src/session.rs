@@ -17,7 +17,7 @@ use axum::extract::ws::{Message, WebSocket};
 use chat_proto::{ChatClaims, ClientFrame, ErrorCode, ServerFrame, decode_client, encode_server};
 use futures_util::SinkExt as _;
 use futures_util::stream::{FuturesOrdered, StreamExt as _};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, oneshot};
 use tokio_tungstenite::tungstenite;
 use tracing::Instrument as _;
@@ -37,6 +37,8 @@ const LAG_GRACE: Duration = Duration::from_secs(30);
 /// Every this many broadcast frames per connection, the fan-out delay is observed (an
 /// observation per frame per client would contend on one histogram).
 const DELAY_SAMPLE: u64 = 16;
+/// Most queued room events written to one session in one flush.
+const MAX_WRITE_BATCH: usize = 64;
 
 type Waiting = Pin<Box<dyn Future<Output = Answer> + Send>>;
 
@@ -175,25 +177,55 @@ impl Session {
         }
     }
 
+    /// Writes `event` and whatever else the room has queued for this session (up to
+    /// [`MAX_WRITE_BATCH`]) as WebSocket frames in one flush: under load, one syscall carries
+    /// many messages instead of one each, so a busy room catches up instead of falling behind.
     async fn deliver(&mut self, event: Result<Fanout, RecvError>) -> Step {
-        let fanout = match event {
-            Ok(fanout) => fanout,
-            Err(RecvError::Lagged(_)) => return self.lagged().await,
-            Err(RecvError::Closed) => return Err(Stop::Close(ws::INTERNAL, "room closed")),
-        };
-        if fanout.resync {
-            return self.request_welcome(Some(self.last_seq)).await;
-        }
-        if let Some(seq) = fanout.seq {
-            if seq <= self.last_seq {
-                return Ok(());
+        let mut next = Some(event);
+        let mut written = 0usize;
+        let mut sampled: Option<Instant> = None;
+        while let Some(event) = next.take() {
+            let fanout = match event {
+                Ok(fanout) => fanout,
+                Err(RecvError::Lagged(_)) => {
+                    self.flush().await?;
+                    return self.lagged().await;
+                }
+                Err(RecvError::Closed) => return Err(Stop::Close(ws::INTERNAL, "room closed")),
+            };
+            if fanout.resync {
+                self.flush().await?;
+                return self.request_welcome(Some(self.last_seq)).await;
             }
-            self.last_seq = seq;
+            let fresh = match fanout.seq {
+                Some(seq) if seq <= self.last_seq => false,
+                Some(seq) => {
+                    self.last_seq = seq;
+                    true
+                }
+                None => true,
+            };
+            if fresh {
+                self.feed(Message::Text(fanout.text)).await?;
+                written += 1;
+                self.broadcasts_sent += 1;
+                if self.broadcasts_sent % DELAY_SAMPLE == 1 {
+                    sampled.get_or_insert(fanout.at);
+                }
+            }
+            if written < MAX_WRITE_BATCH {
+                next = match self.events.try_recv() {
+                    Ok(fanout) => Some(Ok(fanout)),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+                    Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+                };
+            }
         }
-        let at = fanout.at;
-        self.send(Message::Text(fanout.text)).await?;
-        self.broadcasts_sent += 1;
-        if self.broadcasts_sent % DELAY_SAMPLE == 1 {
+        if written > 0 {
+            self.flush().await?;
+        }
+        if let Some(at) = sampled {
             let delay = node::clock::now().saturating_duration_since(at);
             self.relay.metrics.fanout_delay.observe(delay.as_secs_f64());
         }
@@ -345,7 +377,27 @@ impl Session {
     }
 
     async fn send(&mut self, message: Message) -> Step {
-        match tokio::time::timeout(SEND_TIMEOUT, self.socket.send(message)).await {
+        self.feed(message).await?;
+        self.flush().await
+    }
+
+    /// Queues `message` in the socket's write buffer (written by the next flush, or sooner
+    /// when the buffer fills).
+    async fn feed(&mut self, message: Message) -> Step {
+        let fed = tokio::time::timeout(SEND_TIMEOUT, self.socket.feed(message)).await;
+        self.sent_in_time(fed)
+    }
+
+    async fn flush(&mut self) -> Step {
+        let flushed = tokio::time::timeout(SEND_TIMEOUT, self.socket.flush()).await;
+        self.sent_in_time(flushed)
+    }
+
+    fn sent_in_time(
+        &self,
+        outcome: Result<Result<(), axum::Error>, tokio::time::error::Elapsed>,
+    ) -> Step {
+        match outcome {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(Stop::Drop),
             Err(_) => {
