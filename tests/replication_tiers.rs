@@ -495,8 +495,9 @@ async fn replication_across_a_lossy_link_keeps_playlists_valid() {
 }
 
 /// The origin restarts (kill -9, then the host publishes again): the edge, whose subscription
-/// the fresh origin refuses until the host is back, drops the stale window and serves the new
-/// publication instead of the old window forever.
+/// the fresh origin refuses until the host is back, keeps asking and continues its window with
+/// the new publication after an EXT-X-DISCONTINUITY (not the old window forever, not a
+/// playlist whose numbering starts over).
 #[tokio::test]
 async fn after_an_origin_restart_the_edge_serves_the_new_publication() {
     if Command::new("ffmpeg").arg("-version").output().is_err() {
@@ -555,7 +556,8 @@ async fn after_an_origin_restart_the_edge_serves_the_new_publication() {
             .unwrap_or_default()
             .to_owned()
     };
-    let old = newest_pdt(&text(&playlist).await.1);
+    let before = text(&playlist).await.1;
+    let old = newest_pdt(&before);
     assert!(!old.is_empty());
 
     // The origin dies with its publisher; it comes back, and the host publishes again later.

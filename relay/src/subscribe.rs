@@ -150,7 +150,13 @@ struct Mirror {
     table: Arc<StreamTable>,
     metrics: RelayMetrics,
     idle_unsubscribe: Duration,
+    /// Subscriptions the upstream refused for a stream this edge still serves: asked again
+    /// every [`RETRY_REFUSED`] while wanted.
+    refused: std::collections::HashSet<SubscriptionHandle>,
 }
+
+/// How often a refused subscription of a served stream is asked for again.
+const RETRY_REFUSED: Duration = Duration::from_millis(500);
 
 async fn run(
     endpoint: quinn::Endpoint,
@@ -169,6 +175,7 @@ async fn run(
         table,
         metrics,
         idle_unsubscribe: config.idle_unsubscribe,
+        refused: std::collections::HashSet::new(),
     };
     let backoff = Backoff::new(node::clock::unix_time_us());
     let mut attempt = 0u32;
@@ -254,6 +261,7 @@ impl Mirror {
         let mut idle_check = tokio::time::interval(
             (self.idle_unsubscribe / 4).clamp(Duration::from_millis(100), Duration::from_secs(5)),
         );
+        let mut retry = tokio::time::interval(RETRY_REFUSED);
         let reconnected_at = node::clock::unix_time_us();
         self.live_since_us
             .values_mut()
@@ -293,6 +301,12 @@ impl Mirror {
                 Some(stream) = requests.recv() => self.want(&stream),
                 () = timer => self.subscriber.handle_timeout(node::clock::now()),
                 _ = idle_check.tick() => self.drop_idle(),
+                _ = retry.tick(), if !self.refused.is_empty() => {
+                    let now = node::clock::now();
+                    for handle in self.refused.drain() {
+                        self.subscriber.retry(handle, now);
+                    }
+                }
                 _ = connection.closed() => break "connection_lost",
                 () = shutdown.triggered() => {
                     connection.close(0u32.into(), b"shutting down");
@@ -352,24 +366,28 @@ impl Mirror {
                     code,
                     reason,
                 } => {
-                    if let Some(name) = self.names.remove(&subscription) {
-                        tracing::info!(stream = %name, code = code.reason(), %reason, "upstream refused the subscription");
-                        self.handles.remove(&name);
-                        self.live_since_us.remove(&subscription);
-                        self.subscriber
-                            .unsubscribe(subscription, node::clock::now());
-                        self.metrics.subscriptions.set(self.handles.len() as i64);
-                        // A window this subscription mirrored (the upstream restarted and no
-                        // longer has the stream) must not be served on as if live: drop it, so
-                        // the next viewer's request asks the upstream again.
-                        let stale = self
-                            .table
-                            .get(&name)
-                            .is_some_and(|served| served.lock().owner == subscription.0);
-                        if stale {
-                            self.table.remove(&name);
-                        }
+                    let Some(name) = self.names.get(&subscription).cloned() else {
+                        continue;
+                    };
+                    // A stream this edge was serving that the upstream no longer has (an origin
+                    // restarted before its host republished): keep the window and ask again
+                    // while viewers are here, so it continues after a discontinuity.
+                    let serving = self
+                        .table
+                        .get(&name)
+                        .is_some_and(|served| served.lock().owner == subscription.0);
+                    if serving && code == relay_wire::ErrorCode::UnknownStream {
+                        tracing::info!(stream = %name, %reason, "upstream lost the stream: asking again until it is back");
+                        self.refused.insert(subscription);
+                        continue;
                     }
+                    tracing::info!(stream = %name, code = code.reason(), %reason, "upstream refused the subscription");
+                    self.names.remove(&subscription);
+                    self.handles.remove(&name);
+                    self.live_since_us.remove(&subscription);
+                    self.subscriber
+                        .unsubscribe(subscription, node::clock::now());
+                    self.metrics.subscriptions.set(self.handles.len() as i64);
                 }
                 SubscriberOutput::ResumeState { .. } => {}
                 SubscriberOutput::Error(error) => return Err(error.reason()),
@@ -400,6 +418,7 @@ impl Mirror {
             self.handles.remove(&name);
             self.names.remove(&handle);
             self.live_since_us.remove(&handle);
+            self.refused.remove(&handle);
             self.table.remove(&name);
         }
         self.metrics.subscriptions.set(self.handles.len() as i64);

@@ -221,6 +221,24 @@ impl RelaySubscriber {
         }
     }
 
+    /// Asks again for a subscription the upstream refused (e.g. `unknown_stream` from an origin
+    /// that restarted before its host republished), keeping its window: when the stream is
+    /// back, the window continues after a discontinuity (the upstream's numbering restarted).
+    /// Sent now if connected, else on the next connect. Does nothing for a subscription that is
+    /// not refused (active, pending, or ended).
+    pub fn retry(&mut self, handle: SubscriptionHandle, _now: Instant) {
+        let Some(entry) = self.subs.get_mut(&handle) else {
+            return;
+        };
+        if entry.state != State::Done || entry.replica.is_ended() {
+            return;
+        }
+        entry.state = State::Idle;
+        if self.connected {
+            self.request(handle);
+        }
+    }
+
     /// A connection to the upstream is up: says `Hello` and (re)subscribes everything not done,
     /// resuming each from its last part.
     pub fn handle_connected(&mut self, _now: Instant) {

@@ -89,6 +89,10 @@ impl Replica {
         }
         self.rebase = true;
         self.expected = Some(first);
+        // A restarted upstream numbers from 0 again: parts before our last one are not stale
+        // any more (the next delivered part re-bases the local numbering).
+        self.last = None;
+        self.reorder.clear();
         self.drain_window(out);
         out.push(SubscriberOutput::Gap {
             subscription: out.handle,

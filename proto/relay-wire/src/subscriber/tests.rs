@@ -274,3 +274,79 @@ fn connection_loss_reports_the_resume_point() {
         SubscriberOutput::SendControl(Frame::Subscribe(s)) if s.resume.map(|r| r.position) == at(0, 2)
     ));
 }
+
+#[test]
+fn a_refused_resubscription_is_retried_and_continues_the_window_after_a_discontinuity() {
+    let mut f = Fixture::new();
+    for part in f.make(7) {
+        f.give(part);
+    }
+    f.drain();
+    assert_eq!(f.last(), at(1, 1));
+    // The upstream restarts: the resubscription is refused until the host is back.
+    f.sub.handle_connection_lost(f.now);
+    f.sub.handle_connected(f.now);
+    f.drain();
+    f.sub.handle_control(
+        Frame::Hello(Hello {
+            version: crate::VERSION,
+            node_id: "origin".into(),
+        }),
+        f.now,
+    );
+    f.sub.handle_control(
+        Frame::SubscribeError(crate::frame::SubscribeError {
+            request_id: 1,
+            code: crate::ErrorCode::UnknownStream,
+            reason: "unknown stream".into(),
+        }),
+        f.now,
+    );
+    assert!(
+        f.drain()
+            .iter()
+            .any(|o| matches!(o, SubscriberOutput::SubscriptionFailed { .. }))
+    );
+    // Retried: a new Subscribe goes out, resuming from the last part held.
+    f.sub.retry(f.handle, f.now);
+    let out = f.drain();
+    assert!(matches!(
+        &out[..],
+        [SubscriberOutput::SendControl(Frame::Subscribe(s))] if s.request_id == 2 && s.resume.map(|r| r.position) == at(1, 1)
+    ));
+    // The restarted upstream numbers from 0 again: the window continues after a
+    // discontinuity instead of starting over.
+    let mut restarted = RelayWindow::new(WindowConfig::default()).expect("config");
+    restarted
+        .handle_init(0, Bytes::from_static(b"init"))
+        .expect("init");
+    f.origin = restarted;
+    let answer = f.origin.snapshot(None);
+    f.sub.handle_control(
+        Frame::SubscribeOk(SubscribeOk {
+            request_id: 2,
+            subscription_id: 1,
+            window: answer.snapshot,
+        }),
+        f.now,
+    );
+    f.give(init_frame());
+    for part in f.make(3) {
+        f.give(part);
+    }
+    f.drain();
+    let window = f.sub.window(f.handle).expect("window kept");
+    let last = window.last_part().expect("parts");
+    assert!(last.msn >= 2, "numbering continues: {last:?}");
+    let playlist = hls::render_media(
+        window,
+        &hls::PlaylistQuery::default(),
+        &hls::RenderOptions {
+            rendition_reports: &[],
+        },
+    );
+    assert!(playlist.contains("#EXT-X-DISCONTINUITY\n"), "{playlist}");
+    // A retry of a subscription that is not refused does nothing.
+    f.sub.retry(f.handle, f.now);
+    assert!(f.drain().is_empty());
+}
