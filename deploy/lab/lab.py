@@ -681,7 +681,24 @@ def main():
                     help="how links get delay and loss (default: netem if the kernel has it)")
     ap.add_argument("--keep-logs", metavar="DIR", help="copy the nodes' logs here before cleanup")
     ap.add_argument("--no-readme", action="store_true", help="print the reports only")
+    ap.add_argument("--link", action="append", default=[], metavar="A-B=RTT_MS:LOSS_PCT",
+                    help="override one link of the matrix, e.g. eu-us=40:1 (repeatable; the "
+                    "README is then not rewritten)")
     args = ap.parse_args()
+    for link in args.link:
+        try:
+            pair, spec = link.split("=", 1)
+            a, b = pair.split("-", 1)
+            rtt, loss = spec.split(":", 1)
+            key = (a, b) if (a, b) in MATRIX else (b, a)
+            if key not in MATRIX:
+                raise ValueError(f"no link {a}-{b}")
+            MATRIX[key] = (int(rtt), float(loss) / 100.0)
+        except ValueError as error:
+            print(f"--link {link}: {error} (expected e.g. eu-us=40:1)", file=sys.stderr)
+            return 2
+    if args.link:
+        args.no_readme = True
     if os.geteuid() != 0:
         print("lab.py needs root (network namespaces, veth/TUN devices, tc): "
               "run it with sudo", file=sys.stderr)
