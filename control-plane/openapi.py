@@ -62,8 +62,8 @@ admin=[{"admin":[]}]; nodeauth=[{"node":[]}]
 paths={
  "/v1/play/{stream}":{"get":{"operationId":"play","summary":"Route a viewer to the best healthy edge",
    "description":"Same region first, then nearest (routing.distances), least loaded relative to capacity; never a draining or dead node. Region from ?region, else the region header, else the CIDR map, else the default region. 302 to the edge's multivariant playlist, or JSON with Accept: application/json.",
-   "parameters":[P("stream","Stream name"),Q("region","Viewer region")],
-   "responses":{"200":resp("The choice and alternatives (Accept: application/json)",ref("PlayAnswer")),"302":{"description":"Location: the edge's /live/{stream}/index.m3u8"},"400":E("Bad stream or region name"),"404":E("Stream not live"),"503":E("No healthy edge")}}},
+   "parameters":[P("stream","Stream name"),Q("region","Viewer region"),Q("avoid","Comma-separated ids (at most 8) of edges the player just failed on: left out, with the edges they feed")],
+   "responses":{"200":resp("The choice and alternatives (Accept: application/json)",ref("PlayAnswer")),"302":{"description":"Location: the edge's /live/{stream}/index.m3u8"},"400":E("Bad stream, region or avoid"),"404":E("Stream not live"),"503":E("No healthy edge")}}},
  "/v1/ingest/{stream}":{"get":{"operationId":"ingest","summary":"The origin a host publishes to","parameters":[P("stream","Stream name"),Q("region","Host region")],
    "responses":{"200":resp("RTMP URL (append /{stream_key})",ref("IngestAnswer")),"400":E("Bad name"),"503":E("No origin")}}},
  "/v1/chat/{room}":{"get":{"operationId":"chat","summary":"A chat relay and a signed chat token",

@@ -205,6 +205,26 @@ async fn routing_follows_region_distance_load_and_health() {
     assert_eq!(body["region"], "ap");
     assert_eq!(body["chosen"]["id"], "edge-us-1");
 
+    // A player that just failed on edge-us-1 is sent elsewhere, even before the control plane
+    // noticed anything; junk in `avoid` is refused.
+    let (status, body) = cp
+        .call(
+            M::GET,
+            "/v1/play/show?region=us&avoid=edge-us-1",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["chosen"]["id"], "edge-eu-2");
+    for bad in ["avoid=a%20b", "avoid=a,b,c,d,e,f,g,h,i", "avoid=x&bogus=1"] {
+        let (status, body) = cp
+            .call(M::GET, &format!("/v1/play/show?{bad}"), None, None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        cp.conforms(&body, "Error");
+    }
+
     // Not live → 404; no edge in a draining world → never a draining node.
     let (status, body) = cp.call(M::GET, "/v1/play/nope?region=eu", None, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

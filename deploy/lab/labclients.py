@@ -214,8 +214,9 @@ class Viewer(threading.Thread):
     EXT-X-PROGRAM-DATE-TIME, stamped at the origin's ingest). A part counts as new only if its
     media ends after everything this viewer already had (so a stale window on another edge is
     not progress). On an error, no new part for `stall_s`, or a request taking over
-    `stall_s` + 0.5 s, the edge counts as failed for FAILED_FOR seconds and the viewer asks `/v1/play` again, taking
-    the answer's first edge (chosen, then alternatives) that has not failed recently."""
+    `stall_s` + 0.5 s, the edge counts as failed for FAILED_FOR seconds and the viewer asks `/v1/play` again
+    with `avoid=` the edges that failed recently, taking the answer's first edge (chosen, then
+    alternatives) that has not failed recently."""
 
     FAILED_FOR = 10.0
 
@@ -236,7 +237,12 @@ class Viewer(threading.Thread):
         self.events.append((time.time(), text))
 
     def resolve(self):
-        status, _, body = http_get(f"{self.cp}/v1/play/{self.stream}",
+        # Edges this viewer just failed on go in `avoid`: the control plane leaves them out, and
+        # the edges they feed, before its failure detector has noticed anything.
+        now = time.time()
+        avoid = ",".join(e for e, t in self.failed.items() if now - t <= self.FAILED_FOR)
+        query = f"?avoid={avoid}" if avoid else ""
+        status, _, body = http_get(f"{self.cp}/v1/play/{self.stream}{query}",
                                    headers={"accept": "application/json"}, timeout=3)
         if status != 200:
             raise RuntimeError(f"/v1/play {status}: {body[:120]!r}")

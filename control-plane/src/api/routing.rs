@@ -52,6 +52,33 @@ pub fn region_param(
     }
 }
 
+/// `?region=R&avoid=ID[,ID…]` of `/v1/play`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlayQuery {
+    /// The client's region; wins over the region header and the CIDR map.
+    pub region: Option<String>,
+    /// Edges the player just failed on (comma-separated node ids, at most [`MAX_AVOID`]).
+    pub avoid: Option<String>,
+}
+
+/// Most node ids one `avoid` names.
+pub const MAX_AVOID: usize = 8;
+
+/// The ids of `avoid`, checked.
+fn avoid_param(avoid: Option<&str>) -> Result<Vec<String>, ApiError> {
+    let Some(avoid) = avoid.filter(|a| !a.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let ids: Vec<String> = avoid.split(',').map(str::to_owned).collect();
+    if ids.len() > MAX_AVOID || ids.iter().any(|id| !hls::is_valid_stream_name(id)) {
+        return Err(ApiError::bad_request(format!(
+            "avoid is at most {MAX_AVOID} node ids (1 to 64 of A-Z a-z 0-9 - _), comma-separated"
+        )));
+    }
+    Ok(ids)
+}
+
 /// A routing answer in JSON (`Accept: application/json`).
 #[derive(Debug, Serialize)]
 pub struct PlayAnswer {
@@ -93,21 +120,26 @@ fn wants_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("application/json"))
 }
 
-/// `GET /v1/play/{stream}?region=R`: 302 to the best edge's multivariant playlist, or the
-/// choice and its alternatives as JSON.
+/// `GET /v1/play/{stream}?region=R[&avoid=ID,…]`: 302 to the best edge's multivariant
+/// playlist, or the choice and its alternatives as JSON. `avoid` names edges the player just
+/// failed on: they, and edges fed by them, are left out.
 pub async fn play(
     State(state): State<Arc<ControlPlane>>,
     peer: Result<ConnectInfo<SocketAddr>, axum::extract::rejection::ExtensionRejection>,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
-    query: Result<Query<RegionQuery>, QueryRejection>,
+    query: Result<Query<PlayQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let stream = stream_name(path)?;
-    let region = region_param(query)?;
+    let Query(query) = query?;
+    let region = region_param(Ok(Query(RegionQuery {
+        region: query.region,
+    })))?;
+    let avoid = avoid_param(query.avoid.as_deref())?;
     let region = state.client_region(region.as_deref(), &headers, peer.ok().map(|c| c.0.ip()));
     let route = state
         .registry()
-        .route_viewer(&stream, &region, &state.regions, node::clock::now())
+        .route_viewer_avoiding(&stream, &region, &state.regions, node::clock::now(), &avoid)
         .map_err(|e| route_error(&state, "play", &e))?;
     count(&state, "play", "routed");
     let url = format!(

@@ -68,6 +68,21 @@ impl Registry {
         table: &RegionTable,
         now: Instant,
     ) -> Result<Route, RouteError> {
+        self.route_viewer_avoiding(stream, viewer_region, table, now, &[])
+    }
+
+    /// [`route_viewer`](Self::route_viewer) for a player that just failed on the edges in
+    /// `avoid` (before the control plane may have noticed): those edges are left out, and so
+    /// are edges that would take the stream from one of them (a tier-2 child of a dead parent
+    /// has nothing new to serve until it moves).
+    pub fn route_viewer_avoiding(
+        &mut self,
+        stream: &str,
+        viewer_region: &str,
+        table: &RegionTable,
+        now: Instant,
+        avoid: &[String],
+    ) -> Result<Route, RouteError> {
         if self.origin_for_stream(stream, now).is_none() {
             return Err(RouteError::StreamNotLive {
                 stream: stream.to_owned(),
@@ -81,7 +96,18 @@ impl Registry {
             k: 1 + self.routing.max_alternatives,
             holders: self.holders(stream),
         };
-        let top = self.rank(&query, |e, _| !e.draining && e.has_http);
+        let this = &*self;
+        let avoided = |e: &Entry| {
+            let id = e.report.id.as_str();
+            avoid.iter().any(|a| a == id)
+                || (e.report.tier > 1
+                    && this
+                        .upstream_for_edge(id, stream, table, now)
+                        .is_ok_and(|up| avoid.iter().any(|a| *a == up.id)))
+        };
+        let top = this.rank(&query, |e, _| {
+            !e.draining && e.has_http && (avoid.is_empty() || !avoided(e))
+        });
         let chosen_slot = top.items.first().map(|(_, _, slot)| *slot);
         let mut targets = targets(top, |e| e.report.http_url.as_deref());
         let (Some(slot), false) = (chosen_slot, targets.is_empty()) else {

@@ -294,3 +294,34 @@ fn ingest_and_chat_pick_nearest_least_loaded() {
         ("chat-eu", "ws://chat-eu:8091/ws")
     );
 }
+
+#[test]
+fn a_failed_edge_and_the_children_it_feeds_are_avoided() {
+    let t0 = epoch();
+    let mut r = registry(t0);
+    beat(&mut r, edge("t1-us", "us", 1), t0);
+    beat(&mut r, edge("t2-ap", "ap", 2), t0);
+    beat(&mut r, edge("t1-eu", "eu", 1), t0);
+    // A viewer in ap plays from its tier-2 edge, fed by t1-us.
+    assert_eq!(chosen(&mut r, "ap", t0), "t2-ap");
+    // The player just failed on t1-us, which the control plane still thinks alive: neither
+    // t1-us nor its child t2-ap (which would have nothing new) is offered.
+    let route = r
+        .route_viewer_avoiding("live", "ap", &table(), t0, &["t1-us".to_owned()])
+        .expect("route");
+    let ids: Vec<_> = std::iter::once(route.chosen.id.as_str())
+        .chain(route.alternatives.iter().map(|t| t.id.as_str()))
+        .collect();
+    assert_eq!(ids, ["t1-eu"]);
+    // Avoiding a node that feeds nobody leaves the others.
+    let route = r
+        .route_viewer_avoiding("live", "ap", &table(), t0, &["t1-eu".to_owned()])
+        .expect("route");
+    assert_eq!(route.chosen.id, "t2-ap");
+    // Avoiding every edge: no edge.
+    let all = ["t1-us", "t1-eu"].map(str::to_owned);
+    let err = r
+        .route_viewer_avoiding("live", "ap", &table(), t0, &all)
+        .expect_err("nothing left");
+    assert_eq!(err.reason(), "no_edge");
+}
