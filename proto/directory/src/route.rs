@@ -103,7 +103,7 @@ impl Registry {
                 || (e.report.tier > 1
                     && this
                         .upstream_for_edge(id, stream, table, now)
-                        .is_ok_and(|up| avoid.iter().any(|a| *a == up.id)))
+                        .is_ok_and(|up| avoid.contains(&up.id)))
         };
         let top = this.rank(&query, |e, _| {
             !e.draining && e.has_http && (avoid.is_empty() || !avoided(e))
