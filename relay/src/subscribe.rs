@@ -153,7 +153,14 @@ struct Mirror {
     /// Subscriptions the upstream refused for a stream this edge still serves: asked again
     /// every [`RETRY_REFUSED`] while wanted.
     refused: std::collections::HashSet<SubscriptionHandle>,
+    /// Subscriptions whose backfill is in: a live part arrived (or the stream ended). A new
+    /// stream joins the table only then, so the first viewer gets the whole window, not the
+    /// first backfilled parts of its oldest segment.
+    caught_up: std::collections::HashSet<SubscriptionHandle>,
 }
+
+/// The longest a new subscription's window waits for a live part before it is served anyway.
+const CATCH_UP_WAIT_US: u64 = 1_500_000;
 
 /// How often a refused subscription of a served stream is asked for again.
 const RETRY_REFUSED: Duration = Duration::from_millis(500);
@@ -176,6 +183,7 @@ async fn run(
         metrics,
         idle_unsubscribe: config.idle_unsubscribe,
         refused: std::collections::HashSet::new(),
+        caught_up: std::collections::HashSet::new(),
     };
     let backoff = Backoff::new(node::clock::unix_time_us());
     let mut attempt = 0u32;
@@ -349,6 +357,7 @@ impl Mirror {
                     if origin_time_us < since {
                         self.metrics.backfill_parts.inc();
                     } else {
+                        self.caught_up.insert(subscription);
                         let delay_us = node::clock::unix_time_us().saturating_sub(origin_time_us);
                         self.metrics.arrival_delay.observe(delay_us as f64 / 1e6);
                     }
@@ -385,6 +394,7 @@ impl Mirror {
                     self.names.remove(&subscription);
                     self.handles.remove(&name);
                     self.live_since_us.remove(&subscription);
+                    self.caught_up.remove(&subscription);
                     self.subscriber
                         .unsubscribe(subscription, node::clock::now());
                     self.metrics.subscriptions.set(self.handles.len() as i64);
@@ -419,6 +429,7 @@ impl Mirror {
             self.names.remove(&handle);
             self.live_since_us.remove(&handle);
             self.refused.remove(&handle);
+            self.caught_up.remove(&handle);
             self.table.remove(&name);
         }
         self.metrics.subscriptions.set(self.handles.len() as i64);
@@ -431,15 +442,30 @@ impl Mirror {
         ) else {
             return;
         };
-        let window = window.clone();
+        let ended = events
+            .iter()
+            .any(|e| matches!(e, RelayEvent::Window(hls::WindowEvent::Ended)));
         let served = match self.table.get(name) {
             Some(served) => served,
+            // Still backfilling: the window joins the table once it has caught up (or after
+            // CATCH_UP_WAIT whatever the clocks say: an origin whose clock runs behind ours
+            // makes every part look like backfill).
+            None if !ended
+                && !self.caught_up.contains(&handle)
+                && node::clock::unix_time_us()
+                    .saturating_sub(self.live_since_us.get(&handle).copied().unwrap_or(0))
+                    < CATCH_UP_WAIT_US =>
+            {
+                return;
+            }
             None => {
                 let served = Arc::new(ServedStream::new(name, window.clone(), handle.0));
+                self.caught_up.insert(handle);
                 self.table.insert(served.clone());
                 served
             }
         };
+        let window = window.clone();
         {
             let mut state = served.lock();
             state.variant = crate::variant::describe(&window).or(state.variant.take());
