@@ -39,6 +39,12 @@ pub(crate) const FLOOD: u16 = 4008;
 /// The read buffer of each connection. Client frames are at most a few KiB, and this buffer
 /// is allocated eagerly per connection, so it is kept small (tungstenite defaults to 128 KiB).
 const READ_BUFFER: usize = 4096;
+/// Frames queued in a connection's write buffer before they are written to the socket; a flush
+/// writes whatever is queued. The session queues every room event waiting for it and then
+/// flushes, so a busy room costs one write per batch instead of one per message (with 0, each
+/// frame was written at once). The buffer keeps its capacity, so an active connection holds up
+/// to this much more; idle ones nothing.
+const WRITE_BATCH_BYTES: usize = 8 * 1024;
 /// How long a close waits for the client's close frame, so the client reads ours before the
 /// socket goes.
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
@@ -115,7 +121,7 @@ pub(crate) async fn upgrade(
     let max = relay.chat.max_frame_bytes.saturating_mul(16);
     let tracker = relay.sessions.clone();
     ws.read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BATCH_BYTES)
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |mut socket| {
