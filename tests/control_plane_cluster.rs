@@ -130,12 +130,7 @@ where
 #[tokio::test]
 #[expect(clippy::disallowed_methods, reason = "the test measures real time")]
 async fn nodes_register_route_rotate_keys_and_fail_over() {
-    if Command::new("ffmpeg").arg("-version").output().is_err() {
-        assert!(
-            std::env::var_os("LIVECDN_REQUIRE_TOOLS").is_none(),
-            "ffmpeg is required"
-        );
-        eprintln!("skipping: ffmpeg not installed");
+    if !support::require_tool("ffmpeg") {
         return;
     }
     let certs_dir = tempfile::tempdir().unwrap();
@@ -380,12 +375,7 @@ async fn nodes_register_route_rotate_keys_and_fail_over() {
 #[tokio::test]
 #[expect(clippy::disallowed_methods, reason = "the test measures real time")]
 async fn a_tier_two_edge_moves_its_stream_to_a_new_parent_when_the_parent_dies() {
-    if Command::new("ffmpeg").arg("-version").output().is_err() {
-        assert!(
-            std::env::var_os("LIVECDN_REQUIRE_TOOLS").is_none(),
-            "ffmpeg is required"
-        );
-        eprintln!("skipping: ffmpeg not installed");
+    if !support::require_tool("ffmpeg") {
         return;
     }
     let certs_dir = tempfile::tempdir().unwrap();

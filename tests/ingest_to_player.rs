@@ -96,15 +96,7 @@ impl Origin {
 }
 
 fn require(tool: &str) -> bool {
-    let found = Command::new(tool).arg("-version").output().is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("LIVECDN_REQUIRE_TOOLS").is_none(),
-            "{tool} is required but not installed"
-        );
-        eprintln!("skipping: {tool} not installed");
-    }
-    found
+    support::require_tool(tool)
 }
 
 /// `ffmpeg` publishing a synthetic 720p30 H.264 (1 s GOP) + AAC stream to `url`.

@@ -161,12 +161,7 @@ async fn next_part_query(node: &Node) -> String {
 
 #[tokio::test]
 async fn three_processes_replicate_identically_and_survive_an_edge_restart() {
-    if Command::new("ffmpeg").arg("-version").output().is_err() {
-        assert!(
-            std::env::var_os("LIVECDN_REQUIRE_TOOLS").is_none(),
-            "ffmpeg is required"
-        );
-        eprintln!("skipping: ffmpeg not installed");
+    if !support::require_tool("ffmpeg") {
         return;
     }
     let certs_dir = tempfile::tempdir().unwrap();
@@ -391,12 +386,7 @@ async fn a_node_without_the_cluster_certificate_is_refused() {
 
 #[tokio::test]
 async fn replication_across_a_lossy_link_keeps_playlists_valid() {
-    if Command::new("ffmpeg").arg("-version").output().is_err() {
-        assert!(
-            std::env::var_os("LIVECDN_REQUIRE_TOOLS").is_none(),
-            "ffmpeg is required"
-        );
-        eprintln!("skipping: ffmpeg not installed");
+    if !support::require_tool("ffmpeg") {
         return;
     }
     let certs_dir = tempfile::tempdir().unwrap();
@@ -501,12 +491,7 @@ async fn replication_across_a_lossy_link_keeps_playlists_valid() {
 /// playlist whose numbering starts over).
 #[tokio::test]
 async fn after_an_origin_restart_the_edge_serves_the_new_publication() {
-    if Command::new("ffmpeg").arg("-version").output().is_err() {
-        assert!(
-            std::env::var_os("LIVECDN_REQUIRE_TOOLS").is_none(),
-            "ffmpeg is required"
-        );
-        eprintln!("skipping: ffmpeg not installed");
+    if !support::require_tool("ffmpeg") {
         return;
     }
     let certs_dir = tempfile::tempdir().unwrap();

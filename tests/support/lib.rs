@@ -330,3 +330,17 @@ impl Drop for Spawned {
         let _ = self.0.wait();
     }
 }
+
+/// Whether `tool` (run as `tool -version`) is installed; without it the calling test skips
+/// (prints why), unless `LIVECDN_REQUIRE_TOOLS` is set (CI), where it fails instead.
+pub fn require_tool(tool: &str) -> bool {
+    let found = Command::new(tool).arg("-version").output().is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("LIVECDN_REQUIRE_TOOLS").is_none(),
+            "{tool} is required but not installed"
+        );
+        eprintln!("skipping: {tool} not installed");
+    }
+    found
+}
