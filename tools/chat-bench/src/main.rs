@@ -13,12 +13,11 @@
 //! `/proc/PID/stat`, never the generator's.
 
 mod client;
-mod cpu;
 mod fanout;
 mod gifts;
 mod idle;
-mod latency;
 
+use bench_support::{cpu, latency};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -10,11 +10,10 @@
 //! Lines starting with `RESULT` are the numbers, one `key=value` list per run.
 
 mod cluster;
-mod cpu;
 mod heartbeat;
-mod latency;
 mod route;
 
+use bench_support::{cpu, latency};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};

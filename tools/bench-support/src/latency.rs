@@ -4,17 +4,17 @@ use std::fmt;
 
 /// Percentiles of a set of samples, in milliseconds.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Summary {
-    pub(crate) count: usize,
-    pub(crate) p50_ms: f64,
-    pub(crate) p90_ms: f64,
-    pub(crate) p99_ms: f64,
-    pub(crate) max_ms: f64,
+pub struct Summary {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
 }
 
 impl Summary {
     /// Nearest-rank percentiles of `samples_us`; all zero when empty.
-    pub(crate) fn of(mut samples_us: Vec<u32>) -> Self {
+    pub fn of(mut samples_us: Vec<u32>) -> Self {
         samples_us.sort_unstable();
         let at = |q: f64| -> f64 {
             if samples_us.is_empty() {

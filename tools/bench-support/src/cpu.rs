@@ -24,7 +24,7 @@ fn ticks(pid: &str) -> anyhow::Result<u64> {
 }
 
 /// `VmRSS` of `pid`, in KiB.
-pub(crate) fn rss_kib(pid: &str) -> anyhow::Result<u64> {
+pub fn rss_kib(pid: &str) -> anyhow::Result<u64> {
     let path = format!("/proc/{pid}/status");
     let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     let line = status
@@ -60,7 +60,7 @@ fn cores() -> anyhow::Result<Vec<(u64, u64)>> {
 }
 
 /// A window of CPU time of one process.
-pub(crate) struct CpuMeter {
+pub struct CpuMeter {
     pid: String,
     ticks: u64,
     at: Instant,
@@ -68,23 +68,23 @@ pub(crate) struct CpuMeter {
 
 /// CPU used over a window.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct CpuUse {
+pub struct CpuUse {
     /// CPU seconds (user + system).
-    pub(crate) cpu_s: f64,
+    pub cpu_s: f64,
     /// Wall seconds.
-    pub(crate) wall_s: f64,
+    pub wall_s: f64,
 }
 
 impl CpuUse {
     /// Percentage of one core (100 = one core busy for the whole window).
-    pub(crate) fn percent(self) -> f64 {
+    pub fn percent(self) -> f64 {
         100.0 * self.cpu_s / self.wall_s
     }
 }
 
 impl CpuMeter {
     /// Starts a window for `pid` (`"self"` for this process).
-    pub(crate) fn start(pid: &str) -> anyhow::Result<Self> {
+    pub fn start(pid: &str) -> anyhow::Result<Self> {
         Ok(Self {
             pid: pid.to_owned(),
             ticks: ticks(pid)?,
@@ -93,7 +93,7 @@ impl CpuMeter {
     }
 
     /// CPU used since [`CpuMeter::start`].
-    pub(crate) fn read(&self) -> anyhow::Result<CpuUse> {
+    pub fn read(&self) -> anyhow::Result<CpuUse> {
         let used = ticks(&self.pid)?.saturating_sub(self.ticks);
         Ok(CpuUse {
             cpu_s: used as f64 / TICKS_PER_SEC,
@@ -103,15 +103,15 @@ impl CpuMeter {
 }
 
 /// Busy time of every core over a window.
-pub(crate) struct CoreMeter(Vec<(u64, u64)>);
+pub struct CoreMeter(Vec<(u64, u64)>);
 
 impl CoreMeter {
-    pub(crate) fn start() -> anyhow::Result<Self> {
+    pub fn start() -> anyhow::Result<Self> {
         Ok(Self(cores()?))
     }
 
     /// Busy percentage of each core since [`CoreMeter::start`].
-    pub(crate) fn read(&self) -> anyhow::Result<Vec<f64>> {
+    pub fn read(&self) -> anyhow::Result<Vec<f64>> {
         let now = cores()?;
         Ok(self
             .0
@@ -126,7 +126,7 @@ impl CoreMeter {
 }
 
 /// The 1-minute load average.
-pub(crate) fn load_average() -> String {
+pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| s.split_whitespace().next().map(str::to_owned))
