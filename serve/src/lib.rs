@@ -2,7 +2,7 @@
 //! blocking reloads and held parts through the same code (and `hls` renders the playlists).
 //!
 //! - [`StreamTable`] / [`ServedStream`]: the streams a node serves, each an `hls::PartWindow`
-//!   behind a mutex plus a `watch` channel bumped after every change;
+//!   behind a mutex, with the held requests waiting on it ([`waiters`]);
 //! - [`StreamSource`]: how a request finds its stream (the origin looks in its table; the edge
 //!   may subscribe upstream first and hold the request meanwhile);
 //! - [`routes`]: the axum routes of `design.md`:
@@ -21,7 +21,7 @@ mod metrics;
 mod routes;
 mod table;
 pub mod viewers;
-mod waiters;
+pub mod waiters;
 
 pub use cache::{CacheMetrics, ObjectCache};
 pub use metrics::ServeMetrics;

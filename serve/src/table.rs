@@ -36,13 +36,12 @@ impl Default for StreamTable {
     }
 }
 
-/// One stream: its window, its multivariant attributes, a change signal for held requests and
-/// the window's events for relay publishers.
+/// One stream: its window, its multivariant attributes, the held requests waiting on it and the
+/// window's events for relay publishers.
 #[derive(Debug)]
 pub struct ServedStream {
     name: String,
     state: Mutex<ServedState>,
-    changed: watch::Sender<u64>,
     events: broadcast::Sender<RelayEvent>,
     /// Wall-clock ms of the last player request (an edge unsubscribes idle streams).
     last_request_ms: AtomicU64,
@@ -197,7 +196,6 @@ impl ServedStream {
                 owner,
                 playlists: crate::memo::PlaylistMemo::default(),
             }),
-            changed: watch::Sender::new(0),
             events: broadcast::Sender::new(EVENT_BACKLOG),
             last_request_ms: AtomicU64::new(node::clock::unix_time_ms()),
             subscribers: AtomicUsize::new(0),
@@ -209,7 +207,7 @@ impl ServedStream {
     }
 
     /// Held requests by what they wait for.
-    pub(crate) fn waiters(&self) -> &crate::waiters::Waiters {
+    pub fn waiters(&self) -> &crate::waiters::Waiters {
         &self.waiters
     }
 
@@ -238,11 +236,6 @@ impl ServedStream {
     /// Locks the state (briefly: change, render or copy out `Bytes`, then drop).
     pub fn lock(&self) -> MutexGuard<'_, ServedState> {
         lock(&self.state)
-    }
-
-    /// A receiver that sees every change.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.changed.subscribe()
     }
 
     /// A player asked for this stream now.
@@ -290,8 +283,6 @@ impl ServedStream {
             // No receiver is fine: nobody replicates this stream right now.
             let _ = self.events.send(event);
         }
-        self.changed
-            .send_modify(|version| *version = version.wrapping_add(1));
     }
 }
 

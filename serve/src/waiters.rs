@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 
 /// What a held request waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WakeKey {
+pub enum WakeKey {
     /// A part at or after this position (`_HLS_msn`+`_HLS_part`, a held part).
     Part(PartPosition),
     /// A closed segment with this msn or later (`_HLS_msn` alone, a segment being built).
@@ -45,7 +45,7 @@ impl WakeKey {
 
 /// The held requests of one stream, by what they wait for.
 #[derive(Debug, Default)]
-pub(crate) struct Waiters {
+pub struct Waiters {
     inner: Mutex<Inner>,
 }
 
@@ -101,7 +101,7 @@ impl Progress {
 impl Waiters {
     /// The notification a request waiting for `key` awaits. Create its `notified()` future
     /// *before* checking the window: a wake between the check and the await is not lost.
-    pub(crate) fn register(&self, key: WakeKey) -> Arc<Notify> {
+    pub fn register(&self, key: WakeKey) -> Arc<Notify> {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         match key {
             WakeKey::Part(position) => inner.parts.entry(position).or_default().clone(),
