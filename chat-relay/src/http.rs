@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chat_proto::token::{self, ChatClaims};
-use chat_proto::{ClientFrame, ErrorCode, ServerFrame};
+use chat_proto::{ErrorCode, ServerFrame};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -207,13 +207,7 @@ async fn moderate(
         relay.metrics.reject(error.code().as_str());
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", error.to_string())
     })?;
-    if !matches!(
-        frame,
-        ClientFrame::Delete { .. }
-            | ClientFrame::Ban { .. }
-            | ClientFrame::Unban { .. }
-            | ClientFrame::SlowMode { .. }
-    ) {
+    if !frame.is_moderation() {
         relay.metrics.reject(ErrorCode::BadFrame.as_str());
         let message = "only delete, ban, unban and slow_mode frames";
         return Err(ApiError::new(

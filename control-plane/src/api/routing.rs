@@ -44,7 +44,11 @@ pub fn region_param(
     query: Result<Query<RegionQuery>, QueryRejection>,
 ) -> Result<Option<String>, ApiError> {
     let Query(query) = query?;
-    match query.region {
+    checked_region(query.region)
+}
+
+fn checked_region(region: Option<String>) -> Result<Option<String>, ApiError> {
+    match region {
         Some(region) if !hls::is_valid_stream_name(&region) => Err(ApiError::bad_request(
             "a region is 1 to 64 of A-Z a-z 0-9 - _",
         )),
@@ -132,9 +136,7 @@ pub async fn play(
 ) -> Result<Response, ApiError> {
     let stream = stream_name(path)?;
     let Query(query) = query?;
-    let region = region_param(Ok(Query(RegionQuery {
-        region: query.region,
-    })))?;
+    let region = checked_region(query.region)?;
     let avoid = avoid_param(query.avoid.as_deref())?;
     let region = state.client_region(region.as_deref(), &headers, peer.ok().map(|c| c.0.ip()));
     let route = state
