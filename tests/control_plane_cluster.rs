@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Process, Spawned, free_port, get_when_up, parse_metrics, run};
+use support::{Process, Spawned, free_port, get_when_up, parse_metrics};
 
 const ADMIN: &str = "admin-secret";
 const NODE: &str = "node-secret";
@@ -133,14 +133,8 @@ async fn nodes_register_route_rotate_keys_and_fail_over() {
     if !support::require_tool("ffmpeg") {
         return;
     }
-    let certs_dir = tempfile::tempdir().unwrap();
+    let certs_dir = support::node_certs(&["origin", "edge-eu", "edge-us"]);
     let certs = certs_dir.path();
-    let mut args = vec!["certs", "--out", certs.to_str().unwrap()];
-    for node in ["origin", "edge-eu", "edge-us"] {
-        args.extend(["--node", node]);
-    }
-    let (status, _, stderr) = run(&args, &[]);
-    assert!(status.success(), "{stderr}");
 
     let data = tempfile::tempdir().unwrap();
     let cp_port = free_port();
@@ -378,14 +372,8 @@ async fn a_tier_two_edge_moves_its_stream_to_a_new_parent_when_the_parent_dies()
     if !support::require_tool("ffmpeg") {
         return;
     }
-    let certs_dir = tempfile::tempdir().unwrap();
+    let certs_dir = support::node_certs(&["origin", "edge-a", "edge-b"]);
     let certs = certs_dir.path();
-    let mut args = vec!["certs", "--out", certs.to_str().unwrap()];
-    for node in ["origin", "edge-a", "edge-b"] {
-        args.extend(["--node", node]);
-    }
-    let (status, _, stderr) = run(&args, &[]);
-    assert!(status.success(), "{stderr}");
     let data = tempfile::tempdir().unwrap();
     let cp_port = free_port();
     let cp = start(

@@ -164,23 +164,8 @@ async fn three_processes_replicate_identically_and_survive_an_edge_restart() {
     if !support::require_tool("ffmpeg") {
         return;
     }
-    let certs_dir = tempfile::tempdir().unwrap();
+    let certs_dir = support::node_certs(&["origin", "edge-a", "edge-b"]);
     let certs = certs_dir.path();
-    let (status, _, stderr) = run(
-        &[
-            "certs",
-            "--out",
-            certs.to_str().unwrap(),
-            "--node",
-            "origin",
-            "--node",
-            "edge-a",
-            "--node",
-            "edge-b",
-        ],
-        &[],
-    );
-    assert!(status.success(), "{stderr}");
 
     let (origin, origin_rtmp, origin_relay) = start_tier_origin(certs).await;
     let (a_http, a_relay, b_http) = (free_port(), free_port(), free_port());
@@ -389,21 +374,8 @@ async fn replication_across_a_lossy_link_keeps_playlists_valid() {
     if !support::require_tool("ffmpeg") {
         return;
     }
-    let certs_dir = tempfile::tempdir().unwrap();
+    let certs_dir = support::node_certs(&["origin", "edge-a"]);
     let certs = certs_dir.path();
-    let (status, _, stderr) = run(
-        &[
-            "certs",
-            "--out",
-            certs.to_str().unwrap(),
-            "--node",
-            "origin",
-            "--node",
-            "edge-a",
-        ],
-        &[],
-    );
-    assert!(status.success(), "{stderr}");
     let (_origin, origin_rtmp, origin_relay) = start_tier_origin(certs).await;
     // 2 % loss each way and 20 ms each way: a 40 ms RTT path between regions.
     let lossy = support::LossyUdpRelay::start(
@@ -494,21 +466,8 @@ async fn after_an_origin_restart_the_edge_serves_the_new_publication() {
     if !support::require_tool("ffmpeg") {
         return;
     }
-    let certs_dir = tempfile::tempdir().unwrap();
+    let certs_dir = support::node_certs(&["origin", "edge-a"]);
     let certs = certs_dir.path();
-    let (status, _, stderr) = run(
-        &[
-            "certs",
-            "--out",
-            certs.to_str().unwrap(),
-            "--node",
-            "origin",
-            "--node",
-            "edge-a",
-        ],
-        &[],
-    );
-    assert!(status.success(), "{stderr}");
     let (o_http, o_rtmp, o_relay) = (free_port(), free_port(), free_port());
     let origin_config = format!(
         "[http]\nlisten = \"127.0.0.1:{o_http}\"\n[node]\nid = \"origin\"\n[rtmp]\nlisten = \"127.0.0.1:{o_rtmp}\"\n\

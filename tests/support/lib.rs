@@ -344,3 +344,16 @@ pub fn require_tool(tool: &str) -> bool {
     }
     found
 }
+
+/// A temp dir holding a development CA and a certificate per node of `nodes`
+/// (`livecdn certs --out DIR --node N…`: `ca.pem`, `N.pem`, `N.key`).
+pub fn node_certs(nodes: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut args = vec!["certs", "--out", dir.path().to_str().expect("utf-8 path")];
+    for node in nodes {
+        args.extend(["--node", node]);
+    }
+    let (status, _, stderr) = run(&args, &[]);
+    assert!(status.success(), "livecdn certs: {stderr}");
+    dir
+}
