@@ -468,13 +468,18 @@ async fn after_an_origin_restart_the_edge_serves_the_new_publication() {
     }
     let certs_dir = support::node_certs(&["origin", "edge-a"]);
     let certs = certs_dir.path();
-    let (o_http, o_rtmp, o_relay) = (free_port(), free_port(), free_port());
-    let origin_config = format!(
-        "[http]\nlisten = \"127.0.0.1:{o_http}\"\n[node]\nid = \"origin\"\n[rtmp]\nlisten = \"127.0.0.1:{o_rtmp}\"\n\
-         [relay]\nlisten = \"127.0.0.1:{o_relay}\"\n[[streams]]\nname = \"tier\"\nkey = \"tier-key\"\n{}",
-        tls(certs, "origin")
-    );
-    let origin = start("origin", origin_config.clone()).await;
+    // The restarted origin keeps its relay address (the edge's upstream) and takes fresh HTTP
+    // and RTMP ports: tests running beside this one may have taken the old ones meanwhile.
+    let o_relay = free_port();
+    let origin_config = |http: u16, rtmp: u16| {
+        format!(
+            "[http]\nlisten = \"127.0.0.1:{http}\"\n[node]\nid = \"origin\"\n[rtmp]\nlisten = \"127.0.0.1:{rtmp}\"\n\
+             [relay]\nlisten = \"127.0.0.1:{o_relay}\"\n[[streams]]\nname = \"tier\"\nkey = \"tier-key\"\n{}",
+            tls(certs, "origin")
+        )
+    };
+    let o_rtmp = free_port();
+    let origin = start("origin", origin_config(free_port(), o_rtmp)).await;
     let a_http = free_port();
     let edge = start(
         "edge",
@@ -508,7 +513,8 @@ async fn after_an_origin_restart_the_edge_serves_the_new_publication() {
     // The origin dies with its publisher; it comes back, and the host publishes again later.
     drop(publisher);
     drop(origin);
-    let _origin = start("origin", origin_config).await;
+    let o_rtmp = free_port();
+    let _origin = start("origin", origin_config(free_port(), o_rtmp)).await;
     // The edge reconnects before the host is back, and the fresh origin refuses its
     // subscription (no such stream yet); a viewer asks meanwhile.
     let mut reconnected = false;
