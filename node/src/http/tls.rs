@@ -1,16 +1,14 @@
-//! HTTPS: rustls (ring) with ALPN `h2` and `http/1.1`, hyper's auto connection builder, and
-//! graceful shutdown bounded by the drain deadline.
+//! HTTPS: rustls (ring) with ALPN `h2` and `http/1.1` (hyper's connection for the version ALPN
+//! chose), and graceful shutdown bounded by the drain deadline.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+
+use super::conn::Protocol;
 
 use crate::config::sections::HttpTls;
 use crate::quic::TlsError;
@@ -35,7 +33,7 @@ pub fn load_server_tls(files: &HttpTls) -> Result<Arc<rustls::ServerConfig>, Tls
 }
 
 /// Serves `app` over TLS on `listener` until `shutdown`; then stops accepting and lets open
-/// connections finish for at most `drain_deadline`.
+/// connections finish for at most `drain_deadline`. HTTP/2 or HTTP/1.1 as ALPN chose.
 pub async fn serve_tls(
     listener: TcpListener,
     app: Router,
@@ -44,50 +42,33 @@ pub async fn serve_tls(
     drain_deadline: Duration,
 ) -> std::io::Result<()> {
     let acceptor = TlsAcceptor::from(tls);
-    let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::warn!(%error, "https accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = shutdown.triggered() => break,
-        };
-        let _ = tcp.set_nodelay(true);
-        let (acceptor, app, builder, watcher) = (
-            acceptor.clone(),
-            app.clone(),
-            builder.clone(),
-            graceful.watcher(),
-        );
-        tokio::spawn(async move {
-            let Ok(Ok(stream)) =
-                tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-            else {
-                return; // failed or slow handshakes are the client's problem, not ours
-            };
-            // Handlers that route by client address read it as `ConnectInfo`, as over plain TCP.
-            let app = app.layer(axum::Extension(axum::extract::ConnectInfo(peer)));
-            let service = TowerToHyperService::new(app);
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            let _ = watcher.watch(connection.into_owned()).await;
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(drain_deadline, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            ?drain_deadline,
-            "drain deadline passed, closing remaining connections"
-        );
-    }
+    super::accept_loop(
+        listener,
+        shutdown,
+        drain_deadline,
+        move |tcp, peer, shutdown| {
+            let (acceptor, router) = (acceptor.clone(), app.clone());
+            async move {
+                let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
+                let stream = tokio::select! {
+                    stream = handshake => match stream {
+                        Ok(Ok(stream)) => stream,
+                        // failed or slow handshakes are the client's problem, not ours
+                        Ok(Err(_)) | Err(_) => return,
+                    },
+                    () = shutdown.triggered() => return,
+                };
+                let protocol = match stream.get_ref().1.alpn_protocol() {
+                    Some(b"h2") => Protocol::Http2,
+                    Some(_) => Protocol::Http1,
+                    // No ALPN: HTTP/1.1, or HTTP/2 with prior knowledge.
+                    None => Protocol::Sniff,
+                };
+                super::conn::serve(stream, protocol, router, peer, &shutdown).await;
+            }
+        },
+    )
+    .await;
     Ok(())
 }
 
