@@ -21,7 +21,7 @@ pub struct KindLabels {
 }
 
 /// Serving metrics.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServeMetrics {
     /// `livecdn_hls_held_requests`: blocking playlist and held part requests waiting now.
     pub held_requests: Gauge,
@@ -31,6 +31,36 @@ pub struct ServeMetrics {
     pub egress: Family<KindLabels, Counter>,
     /// `livecdn_hls_timeouts_total`: held requests answered 503 because nothing came in time.
     pub timeouts: Counter,
+    /// The `egress` counter of each kind, resolved once: a response adds to its kind's counter
+    /// without the family's lock and label hash.
+    by_kind: [Counter; KINDS.len()],
+}
+
+/// What a response carried, for `livecdn_hls_egress_bytes_total{kind}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Multivariant,
+    Playlist,
+    Init,
+    Part,
+    Segment,
+}
+
+/// The `kind` label of each [`Kind`], in its order.
+const KINDS: [&str; 5] = ["multivariant", "playlist", "init", "part", "segment"];
+
+impl Default for ServeMetrics {
+    fn default() -> Self {
+        let egress: Family<KindLabels, Counter> = Family::default();
+        let by_kind = KINDS.map(|kind| egress.get_or_create(&KindLabels { kind }).clone());
+        Self {
+            held_requests: Gauge::default(),
+            bad_requests: Family::default(),
+            egress,
+            timeouts: Counter::default(),
+            by_kind,
+        }
+    }
 }
 
 impl ServeMetrics {
@@ -70,15 +100,10 @@ impl ServeMetrics {
 
     /// Body bytes sent so far, over every kind (nodes report its rate as egress load).
     pub fn egress_bytes_total(&self) -> u64 {
-        ["multivariant", "playlist", "init", "part", "segment"]
-            .into_iter()
-            .map(|kind| self.egress.get_or_create(&KindLabels { kind }).get())
-            .sum()
+        self.by_kind.iter().map(Counter::get).sum()
     }
 
-    pub(crate) fn sent(&self, kind: &'static str, bytes: usize) {
-        self.egress
-            .get_or_create(&KindLabels { kind })
-            .inc_by(bytes as u64);
+    pub(crate) fn sent(&self, kind: Kind, bytes: usize) {
+        self.by_kind[kind as usize].inc_by(bytes as u64);
     }
 }

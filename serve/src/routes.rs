@@ -1,14 +1,14 @@
 //! The axum routes: multivariant and media playlists, init segments, parts and segments.
 
-mod cors;
 mod respond;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, RawQuery, State};
+use axum::http::HeaderValue;
+use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::get;
 use hls::{
@@ -16,28 +16,49 @@ use hls::{
     RenditionName, Resolution, Variant,
 };
 
+use crate::metrics::Kind;
 use crate::waiters::WakeKey;
 use crate::{SOURCE_RENDITION, ServeMetrics, ServedState, ServedStream, StreamSource};
 
 /// How long a multivariant request waits for a new stream's first init and segment.
 const MULTIVARIANT_WAIT: Duration = Duration::from_secs(5);
 
-#[derive(Clone)]
+/// What every handler shares (one `Arc`: extracting the state is one reference count).
 struct Serving {
     source: Arc<dyn StreamSource>,
     metrics: ServeMetrics,
 }
 
-/// The LL-HLS routes over `source`, counting into `metrics`.
+/// The LL-HLS routes over `source`, counting into `metrics`. Every response carries the CORS
+/// headers browser players need, and `OPTIONS` answers the preflight.
 pub fn routes(source: Arc<dyn StreamSource>, metrics: ServeMetrics) -> Router {
+    let preflight = || async { respond::preflight() };
     Router::new()
-        .route("/live/{stream}/index.m3u8", get(multivariant))
-        .route("/live/{stream}/{rendition}/{object}", get(rendition_object))
-        .with_state(Serving { source, metrics })
-        .layer(axum::middleware::from_fn(cors::cors))
+        .route(
+            "/live/{stream}/index.m3u8",
+            get(multivariant).options(preflight),
+        )
+        .route(
+            "/live/{stream}/{rendition}/{object}",
+            get(rendition_object).options(preflight),
+        )
+        .with_state(Arc::new(Serving { source, metrics }))
 }
 
-async fn multivariant(State(serving): State<Serving>, Path(stream): Path<String>) -> Response {
+/// The request's `User-Agent`, alone (the `HeaderMap` extractor would copy every header).
+struct UserAgent(Option<HeaderValue>);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts.headers.get(axum::http::header::USER_AGENT).cloned(),
+        ))
+    }
+}
+
+async fn multivariant(State(serving): State<Arc<Serving>>, Path(stream): Path<String>) -> Response {
     let Some(live) = serving.source.find(&stream).await else {
         return respond::not_found("unknown stream");
     };
@@ -46,7 +67,7 @@ async fn multivariant(State(serving): State<Serving>, Path(stream): Path<String>
         &serving.metrics,
         &live,
         WakeKey::Any,
-        MULTIVARIANT_WAIT,
+        |_| MULTIVARIANT_WAIT,
         |state| {
             let variant = state.variant.as_ref()?;
             let bandwidth = variant.peak_bitrate.max(variant.average_bitrate);
@@ -69,7 +90,7 @@ async fn multivariant(State(serving): State<Serving>, Path(stream): Path<String>
     .await;
     match rendered {
         Some(Ok(text)) => {
-            serving.metrics.sent("multivariant", text.len());
+            serving.metrics.sent(Kind::Multivariant, text.len());
             respond::playlist(text.into(), false, Duration::ZERO)
         }
         Some(Err(response)) => response,
@@ -78,11 +99,11 @@ async fn multivariant(State(serving): State<Serving>, Path(stream): Path<String>
 }
 
 async fn rendition_object(
-    State(serving): State<Serving>,
+    State(serving): State<Arc<Serving>>,
     Path((stream, rendition, object)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
     peer: Result<ConnectInfo<std::net::SocketAddr>, axum::extract::rejection::ExtensionRejection>,
-    headers: HeaderMap,
+    UserAgent(user_agent): UserAgent,
 ) -> Response {
     if rendition != SOURCE_RENDITION {
         return respond::not_found("unknown rendition");
@@ -96,10 +117,9 @@ async fn rendition_object(
     live.touch();
     match object {
         MediaObject::Playlist => {
-            let user_agent = headers.get(axum::http::header::USER_AGENT);
             live.note_viewer(crate::viewers::client_key(
                 peer.ok().map(|p| p.0.ip()),
-                user_agent.map(axum::http::HeaderValue::as_bytes),
+                user_agent.as_ref().map(HeaderValue::as_bytes),
             ));
             media_playlist(&serving.metrics, &live, query.as_deref().unwrap_or("")).await
         }
@@ -116,12 +136,11 @@ async fn media_playlist(metrics: &ServeMetrics, live: &ServedStream, query: &str
         }
     };
     let blocking = query.msn.is_some();
-    let timeout = live.lock().window.window().blocking_timeout();
     let rendered = wait_for(
         metrics,
         live,
         WakeKey::for_playlist(&query),
-        timeout,
+        |state| state.window.window().blocking_timeout(),
         |state| {
             // Until the first part exists there is nothing a player could use.
             state.window.window().last_part()?;
@@ -152,7 +171,7 @@ async fn media_playlist(metrics: &ServeMetrics, live: &ServedStream, query: &str
     .await;
     match rendered {
         Some(Ok((text, target))) => {
-            metrics.sent("playlist", text.len());
+            metrics.sent(Kind::Playlist, text.len());
             respond::playlist(text, blocking, Duration::from_secs(target))
         }
         Some(Err(response)) => response,
@@ -166,20 +185,19 @@ async fn media_object(
     object: MediaObject,
 ) -> Response {
     let kind = match object {
-        MediaObject::Part(_) => "part",
-        MediaObject::Segment(_) => "segment",
-        _ => "init",
+        MediaObject::Part(_) => Kind::Part,
+        MediaObject::Segment(_) => Kind::Segment,
+        _ => Kind::Init,
     };
     if let Some(bytes) = live.cached(object) {
         metrics.sent(kind, bytes.len());
         return respond::media(bytes);
     }
-    let timeout = live.lock().window.window().blocking_timeout();
     let decided = wait_for(
         metrics,
         live,
         WakeKey::for_object(&object),
-        timeout,
+        |state| state.window.window().blocking_timeout(),
         |state| match state.window.window().object_decision(&object) {
             ObjectDecision::Serve(bytes) => Some(Ok(bytes)),
             ObjectDecision::Wait => None,
@@ -201,28 +219,45 @@ async fn media_object(
 }
 
 /// Evaluates `check` on the stream's state now and each time a change may have satisfied
-/// `key`, until it answers or `timeout` passes (`None`). Waiting holds one `Notified`, nothing
-/// else; a part wakes only the requests waiting for it (`waiters`).
+/// `key`, until it answers or `timeout` (read off the state when the request starts waiting)
+/// passes (`None`). Waiting holds one `Notified`, nothing else; a part wakes only the requests
+/// waiting for it (`waiters`). A request answered at once, or at its first wake-up, registers
+/// nothing more.
 async fn wait_for<T>(
     metrics: &ServeMetrics,
     live: &ServedStream,
     key: WakeKey,
-    timeout: Duration,
+    timeout: impl FnOnce(&ServedState) -> Duration,
     mut check: impl FnMut(&mut ServedState) -> Option<T>,
 ) -> Option<T> {
-    let deadline = tokio::time::Instant::from_std(node::clock::now()) + timeout;
+    if let Some(answer) = check(&mut live.lock()) {
+        return Some(answer);
+    }
+    let mut timeout = Some(timeout);
+    let mut deadline = None;
     let mut held = None;
     loop {
         // Registered before the check, so a change between the check and the await still
         // wakes this request.
         let notify = live.waiters().register(key);
         let notified = notify.notified();
-        if let Some(answer) = check(&mut live.lock()) {
-            return Some(answer);
-        }
+        let deadline = {
+            let mut state = live.lock();
+            if let Some(answer) = check(&mut state) {
+                return Some(answer);
+            }
+            *deadline.get_or_insert_with(|| {
+                let timeout = timeout.take().map_or(Duration::ZERO, |f| f(&state));
+                tokio::time::Instant::from_std(node::clock::now()) + timeout
+            })
+        };
         held.get_or_insert_with(|| HeldRequest::new(metrics));
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
             return None;
+        }
+        // Woken: most likely answered now, without registering again.
+        if let Some(answer) = check(&mut live.lock()) {
+            return Some(answer);
         }
     }
 }

@@ -568,6 +568,187 @@ def held_test(args, n: int, lc_pid: int, edge: str, edge_port: int) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
+# Held blocking playlist requests multiplexed over HTTP/2 (h2c with prior knowledge), the way
+# LL-HLS players (Apple's, hls.js in a browser over TLS) send them. A minimal client: HEADERS
+# with HPACK literals (no Huffman, no dynamic table), windows opened wide at the start so flow
+# control never holds an answer back, SETTINGS and PING acknowledged. A response's status is
+# read from its first header field: hyper's encoder sends `:status 200` as the static index 8
+# (0x88); anything else is counted as "not 200".
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+H2_DATA, H2_HEADERS, H2_RST, H2_SETTINGS, H2_PING, H2_GOAWAY, H2_WINDOW = 0, 1, 3, 4, 6, 7, 8
+
+
+def h2_frame(kind: int, flags: int, stream: int, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+
+
+def hpack_str(value: bytes) -> bytes:
+    assert len(value) < 127
+    return bytes([len(value)]) + value
+
+
+def h2_request_block(path: str, authority: str) -> bytes:
+    # :method GET (static 2), :scheme http (static 6), :path and :authority as literals
+    # without indexing with an indexed name (4 and 1).
+    return (b"\x82\x86" + b"\x04" + hpack_str(path.encode()) + b"\x01" + hpack_str(authority.encode()))
+
+
+def held_test_h2(args, n: int, per_conn: int, lc_pid: int, edge: str, edge_port: int) -> dict:
+    res: dict = {"n": n, "h2": True, "streams_per_conn": per_conn}
+    held_before = metric(edge, "livecdn_hls_held_requests") or 0.0
+    conns = -(-n // per_conn)
+    rss0 = rss_kib(lc_pid)
+    socks, failed, _took = open_connections(conns, edge_port, deadline_s=60.0)
+    res["connect_failed"] = failed
+    res["open"] = len(socks)
+    settings = h2_frame(H2_SETTINGS, 0, 0, struct.pack(">HI", 4, 1 << 30) + struct.pack(">HI", 2, 0))
+    window = h2_frame(H2_WINDOW, 0, 0, struct.pack(">I", (1 << 30)))
+    for s in socks:
+        s.setblocking(True)
+        s.sendall(H2_PREFACE + settings + window)
+    time.sleep(1.0)
+    # Read (and acknowledge) the server's SETTINGS before counting the connection's memory.
+    for s in socks:
+        s.setblocking(False)
+        try:
+            while s.recv(65536):
+                pass
+        except BlockingIOError:
+            pass
+        s.setblocking(True)
+        s.sendall(h2_frame(H2_SETTINGS, 1, 0, b""))
+        s.setblocking(False)
+    time.sleep(0.5)
+    rss1 = rss_kib(lc_pid)
+    pl = fetch_playlist(edge, "demo")
+    if not pl or not pl.parts:
+        raise RuntimeError("held: no demo playlist")
+    msn, idx, _ = pl.parts[-1]
+    pl = fetch_playlist(edge, "demo", f"?_HLS_msn={msn}&_HLS_part={idx + 1}") or pl
+    msn = pl.parts[-1][0]
+    target = (msn + 2, 0)
+    res["target"] = f"{target[0]}.{target[1]}"
+    block = h2_request_block(f"/live/demo/source/index.m3u8?_HLS_msn={target[0]}&_HLS_part={target[1]}",
+                             f"127.0.0.1:{edge_port}")
+    ep = select.epoll(max(1, len(socks)))
+    # fd -> [sock, buffer, {stream: [first (client), first (kernel), status, done]}]
+    state: dict[int, list] = {}
+    cpu0 = cpu_ticks(lc_pid)
+    t_send0 = time.monotonic()
+    sent = 0
+    for s in socks:
+        streams = {}
+        out = bytearray()
+        for i in range(per_conn):
+            if sent >= n:
+                break
+            sid = 1 + 2 * i
+            out += h2_frame(H2_HEADERS, 0x5, sid, block)  # END_STREAM | END_HEADERS
+            streams[sid] = [None, None, None, None]
+            sent += 1
+        s.setblocking(True)
+        s.sendall(out)
+        s.setblocking(False)
+        state[s.fileno()] = [s, bytearray(), streams]
+        ep.register(s.fileno(), select.EPOLLIN)
+    t_sent = time.monotonic()
+    res["send_s"] = t_sent - t_send0
+    peak_held, rss2, first = 0.0, rss_kib(lc_pid), None
+    done, deadline, next_poll = 0, t_sent + 8.0, 0.0
+    events_budget = 20 * n + 1000
+    goaways = 0
+    while done < sent and time.monotonic() < deadline and events_budget > 0:
+        if first is None and time.monotonic() >= next_poll:
+            held = (metric(edge, "livecdn_hls_held_requests") or 0.0) - held_before
+            if held > peak_held:
+                peak_held = held
+                rss2 = rss_kib(lc_pid)
+            next_poll = time.monotonic() + 0.1
+        for fd, _ev in ep.poll(0.05 if first is None else 0.5, 4096):
+            events_budget -= 1
+            now = time.monotonic()
+            st = state[fd]
+            try:
+                chunk, anc, _flags, _addr = st[0].recvmsg(1 << 18, socket.CMSG_SPACE(16))
+            except BlockingIOError:
+                continue
+            except OSError:
+                chunk, anc = b"", []
+            if not chunk:
+                ep.unregister(fd)
+                continue
+            kts = None
+            for level, kind, data in anc:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+                    sec, nsec = struct.unpack("qq", data[:16])
+                    kts = sec + nsec / 1e9
+            buf = st[1]
+            buf += chunk
+            pos = 0
+            while len(buf) - pos >= 9:
+                length = int.from_bytes(buf[pos:pos + 3], "big")
+                if len(buf) - pos < 9 + length:
+                    break
+                kind, flags = buf[pos + 3], buf[pos + 4]
+                sid = int.from_bytes(buf[pos + 5:pos + 9], "big") & 0x7FFFFFFF
+                payload = bytes(buf[pos + 9:pos + 9 + length])
+                pos += 9 + length
+                stream = st[2].get(sid)
+                if kind == H2_HEADERS and stream is not None:
+                    if stream[0] is None:
+                        stream[0], stream[1] = now, kts
+                        if first is None:
+                            first = now
+                    stream[2] = 200 if payload[:1] == b"\x88" else 0
+                    if flags & 0x1 and stream[3] is None:
+                        stream[3] = now
+                        done += 1
+                elif kind == H2_DATA and stream is not None:
+                    if flags & 0x1 and stream[3] is None:
+                        stream[3] = now
+                        done += 1
+                elif kind == H2_RST and stream is not None and stream[3] is None:
+                    stream[2], stream[3] = -1, now
+                    done += 1
+                elif kind == H2_SETTINGS and not flags & 0x1:
+                    st[0].send(h2_frame(H2_SETTINGS, 1, 0, b""))
+                elif kind == H2_PING and not flags & 0x1:
+                    st[0].send(h2_frame(H2_PING, 1, 0, payload))
+                elif kind == H2_GOAWAY:
+                    goaways += 1
+            del buf[:pos]
+    cpu1 = cpu_ticks(lc_pid)
+    ep.close()
+    statuses: dict[int, int] = {}
+    firsts, kernel = [], []
+    for st in state.values():
+        for stream in st[2].values():
+            statuses[stream[2] or 0] = statuses.get(stream[2] or 0, 0) + 1
+            if stream[2] == 200 and stream[0] is not None:
+                firsts.append(stream[0])
+                if stream[1] is not None:
+                    kernel.append(stream[1])
+    res.update(rss0=rss0, rss1=rss1, rss2=rss2, peak_held=peak_held, statuses=statuses,
+               answered=len(firsts), cpu_s=(cpu1 - cpu0) / CLK_TCK, sent=sent, goaways=goaways)
+    if firsts and first is not None:
+        lat = [(t - first) * 1000 for t in firsts]
+        res.update(wait_s=first - t_sent, p50=pct(lat, 50), p99=pct(lat, 99), spread=max(lat),
+                   done_spread=float("nan"), within_50=sum(1 for x in lat if x <= 50.0))
+    if kernel:
+        k0 = min(kernel)
+        klat = [(t - k0) * 1000 for t in kernel]
+        res.update(k_n=len(klat), k_p50=pct(klat, 50), k_p99=pct(klat, 99), k_spread=max(klat),
+                   k_within_50=sum(1 for x in klat if x <= 50.0))
+    for s in socks:
+        s.close()
+    time.sleep(1.5)
+    res["rss3"] = rss_kib(lc_pid)
+    res["held_after"] = (metric(edge, "livecdn_hls_held_requests") or 0.0) - held_before
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def log_problems(log: Path) -> list[str]:
@@ -588,6 +769,14 @@ def main() -> int:
     ap.add_argument("--objects", default="demo-playlist,demo-part,demo-segment,cam-part,cam-segment")
     ap.add_argument("--held", default="10000", help="comma list of held-request counts; '' skips")
     ap.add_argument("--held-repeats", type=int, default=1)
+    ap.add_argument("--held-h2", default="", help="comma list of held-request counts over h2c "
+                    "(--h2-streams per connection); '' skips")
+    ap.add_argument("--h2-streams", type=int, default=100,
+                    help="held requests per HTTP/2 connection (hyper allows 200 at once)")
+    ap.add_argument("--serve-bench", metavar="PATH",
+                    help="instead of `livecdn dev`, start serve's serve_bench example (the edge's "
+                    "HTTP stack and one synthetic `demo` stream, nothing else in the process) on "
+                    "port-base + 81; held tests only")
     ap.add_argument("--warmup", type=float, default=15.0, help="seconds after edge A serves demo")
     ap.add_argument("--cam-video-kbps", type=int, default=1900)
     ap.add_argument("--input", help="reuse this mp4 for the cam stream instead of encoding one")
@@ -599,6 +788,9 @@ def main() -> int:
     args = ap.parse_args()
     args.conn_list = [int(c) for c in args.connections.split(",") if c]
     held_list = [int(c) for c in args.held.split(",") if c]
+    h2_list = [int(c) for c in args.held_h2.split(",") if c]
+    if args.serve_bench:
+        args.objects = ""
 
     atexit.register(stop_all)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -615,8 +807,13 @@ def main() -> int:
         atexit.register(shutil.rmtree, tmp, True)
     print(f"temp dir {tmp}; open-file limit {nofile}; load {loadavg1():.2f}", flush=True)
 
-    lc = start_cluster(args, tmp)
     edge_port = args.port_base + 81
+    if args.serve_bench:
+        if not port_free(edge_port, socket.SOCK_STREAM):
+            raise RuntimeError(f"port {edge_port} in use")
+        lc = spawn([args.serve_bench, "--port", str(edge_port)], tmp / "livecdn.log")
+    else:
+        lc = start_cluster(args, tmp)
     edge = f"http://127.0.0.1:{edge_port}"
     wait_stream(edge, "demo", 2, 90.0)
     print(f"edge A serves demo; warming up {args.warmup:.0f} s", flush=True)
@@ -628,6 +825,12 @@ def main() -> int:
             r = held_test(args, n, lc.pid, edge, edge_port)
             held_results.append(r)
             print(f"held {r}", flush=True)
+            time.sleep(3)
+    for n in h2_list:
+        for _ in range(args.held_repeats):
+            r = held_test_h2(args, n, args.h2_streams, lc.pid, edge, edge_port)
+            held_results.append(r)
+            print(f"held h2 {r}", flush=True)
             time.sleep(3)
 
     rows = []
@@ -655,6 +858,27 @@ def main() -> int:
                 print(f"note: {r['kind']} c={r['conns']} {server}: non-2xx {r[server]['non2xx']}, "
                       f"socket errors {r[server]['errors']}")
     for r in held_results:
+        if r.get("h2"):
+            sent = max(1, r["sent"])
+            print(f"\nheld h2 n={r['n']}: {r['open']} connections x {r['streams_per_conn']} "
+                  f"streams (failed {r['connect_failed']}), sent in {r['send_s'] * 1000:.0f} ms, "
+                  f"peak held gauge {r['peak_held']:.0f}, statuses {r['statuses']}, "
+                  f"GOAWAYs {r['goaways']}")
+            print(f"  RSS KiB: before {r['rss0']}, connections open {r['rss1']}, requests held "
+                  f"{r['rss2']}, after close {r['rss3']}; per held request "
+                  f"{(r['rss2'] - r['rss1']) / sent:.1f} KiB, per connection "
+                  f"{(r['rss1'] - r['rss0']) / max(1, r['open']):.1f} KiB, both per request "
+                  f"{(r['rss2'] - r['rss0']) / sent:.1f} KiB")
+            if "p99" in r:
+                print(f"  first answer {r['wait_s']:.2f} s after the last send; from the first: "
+                      f"p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, last {r['spread']:.1f} ms; "
+                      f"within 50 ms {r['within_50']}/{r['answered']}; livecdn CPU "
+                      f"{r['cpu_s']:.2f} s; held gauge after {r['held_after']:.0f}")
+            if "k_p99" in r:
+                print(f"  kernel receive timestamps ({r['k_n']}): p50 {r['k_p50']:.1f} ms, p99 "
+                      f"{r['k_p99']:.1f} ms, last {r['k_spread']:.1f} ms; within 50 ms "
+                      f"{r['k_within_50']}")
+            continue
         per = (r["rss2"] - r["rss0"]) / max(1, r["open"])
         per_conn = (r["rss1"] - r["rss0"]) / max(1, r["open"])
         print(f"\nheld n={r['n']}: opened {r['open']} (failed {r['connect_failed']}) in "
