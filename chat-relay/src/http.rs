@@ -7,7 +7,7 @@
 //! | `GET /v1/wallet` | chat token | `{"user_id":"u1","balance":900}` |
 //! | `POST /v1/wallet/topup` `{"amount":N}` | chat token; `gifts.demo_topup` | `{"balance":N}` |
 //! | `GET /v1/gifts/catalog` | — | `{"gifts":[{"id","name","price","animation"}]}` |
-//! | `GET /v1/rooms` | — | `{"rooms":[{"name","role","connections","last_seq",…}]}` (`role`: `home` or `mirror`) |
+//! | `GET /v1/rooms` | — | `{"rooms":[{"name","role","connections","last_seq","likes","likes_total",…}]}` (`role`: `home` or `mirror`; `likes`: likes sent through this relay since the room opened here; `likes_total`: the room's total as last broadcast, which survives restarts) |
 //! | `POST /v1/rooms/{room}/moderation` `{"type":"ban","user_id":"u","duration_s":600}` | chat token of a host or moderator (for that room, or any room) | `{"ok":true}`, or the refusal as HTTP status + error body |
 //! | `GET /federation` | node token (`Authorization: Bearer`) | WebSocket federation link ([`crate::federation`]) |
 //!
@@ -169,6 +169,7 @@ async fn rooms(State(relay): State<Arc<Relay>>) -> Json<Value> {
                 "last_seq": stats.last_seq.load(Ordering::Relaxed),
                 "messages": stats.messages.load(Ordering::Relaxed),
                 "likes": stats.likes.load(Ordering::Relaxed),
+                "likes_total": stats.likes_total.load(Ordering::Relaxed),
                 "gift_value": stats.gift_value.load(Ordering::Relaxed),
             })
         })

@@ -63,6 +63,9 @@ pub struct ChatMetrics {
     pub gift_errors: Family<ReasonLabels, Counter>,
     /// `livecdn_chat_log_errors_total`: chat log batches the database refused after retries.
     pub log_errors: Counter,
+    /// `livecdn_chat_like_write_errors_total`: room like totals the database refused (each is
+    /// retried one like interval later; the total is not broadcast until it is written).
+    pub like_write_errors: Counter,
     /// `livecdn_chat_ws_closes_total{code}`: WebSocket closes sent by the relay, by code.
     pub ws_closes: Family<CodeLabels, Counter>,
     /// `livecdn_chat_federation_*`: links, forwards, lag and gaps.
@@ -89,6 +92,7 @@ impl ChatMetrics {
             gift_value: Counter::default(),
             gift_errors: Family::default(),
             log_errors: Counter::default(),
+            like_write_errors: Counter::default(),
             ws_closes: Family::default(),
             federation: crate::federation::FederationMetrics::register(r),
         };
@@ -153,6 +157,11 @@ impl ChatMetrics {
             m.gift_errors.clone(),
         );
         r.register("log_errors", "Chat log batches lost", m.log_errors.clone());
+        r.register(
+            "like_write_errors",
+            "Room like total writes that failed (retried)",
+            m.like_write_errors.clone(),
+        );
         r.register("ws_closes", "WebSocket closes by code", m.ws_closes.clone());
         metrics
     }

@@ -67,6 +67,9 @@ pub(crate) struct RoomStats {
     pub(crate) likes: AtomicU64,
     pub(crate) gift_value: AtomicU64,
     pub(crate) last_seq: AtomicU64,
+    /// The room's like total as last broadcast (on the home: written to the database first;
+    /// on a mirror: the home's last `likes_total`). Not cumulative since open: the room's.
+    pub(crate) likes_total: AtomicU64,
     /// The room is mirrored from another relay (its home).
     pub(crate) mirror: AtomicBool,
 }

@@ -1,5 +1,6 @@
-//! The data layer: streams, publish keys, stats samples, the chat log and the gift ledger, on
-//! SQLite (the default, one file) or PostgreSQL (production), through **one code path**.
+//! The data layer: streams, publish keys, stats samples, the chat log, room like totals and the
+//! gift ledger, on SQLite (the default, one file) or PostgreSQL (production), through **one
+//! code path**.
 //!
 //! Every query is plain SQL run through sqlx's runtime-selected `Any` driver, with `$N`
 //! placeholders (both backends accept them) and only portable types (`BIGINT`, `TEXT`). Ids are
@@ -35,6 +36,7 @@ mod connect;
 mod error;
 mod gifts;
 mod keys;
+mod likes;
 mod migrate;
 mod page;
 mod stats;

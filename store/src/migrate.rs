@@ -35,6 +35,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "gift ledger",
         include_str!("../migrations/0004_gift_ledger.sql"),
     ),
+    (
+        5,
+        "room likes",
+        include_str!("../migrations/0005_room_likes.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in the database. On PostgreSQL sqlx takes an

@@ -1,5 +1,5 @@
 //! [`HomeRoom`]: a room this relay is home for (`docs/chat-protocol.md` §6–§8). Its task owns
-//! the room's `RoomSequencer`, `Moderation`, `LikeCoalescer` and gift bookkeeping, so nothing
+//! the room's `RoomSequencer`, `Moderation`, `DurableLikeTotal` and gift bookkeeping, so nothing
 //! is locked: sessions send [`Command`]s, the task answers each in turn.
 //!
 //! Per sequenced event, in this order: sequence → queue for the chat log → once the log has
@@ -10,6 +10,8 @@
 //! A gift first commits in the ledger (off the task; the outcome comes back on a channel),
 //! and is sequenced only if the commit was not a replay (or was, but its event never made it
 //! to the log before a crash).
+//! Likes follow the same rule per flush rather than per like (`likes`): the coalesced total
+//! is written to the database, then broadcast.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
@@ -18,14 +20,15 @@ use std::time::Instant;
 
 use axum::extract::ws::Utf8Bytes;
 use chat_proto::{
-    ChatClaims, ChatEvent, ChatRole, ClientFrame, EventKind, LikeCoalescer, ModAction, Moderation,
-    Resume, RoomSequencer, ServerFrame, Submitted, encode_server,
+    ChatClaims, ChatEvent, ChatRole, ClientFrame, DurableLikeTotal, EventKind, ModAction,
+    Moderation, Resume, RoomSequencer, ServerFrame, Submitted, encode_server,
 };
 use store::StoreError;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 mod federate;
 mod gift;
+mod likes;
 mod moderate;
 
 use super::log::{self, ChatLog};
@@ -54,7 +57,11 @@ pub(crate) struct HomeRoom {
     rooms: Weak<Rooms>,
     sequencer: RoomSequencer,
     moderation: Moderation,
-    likes: LikeCoalescer,
+    /// The room's like total: coalesced, written to the database, then broadcast.
+    likes: DurableLikeTotal,
+    /// Outcomes of like total writes: `(total, written)`.
+    likes_written_tx: mpsc::UnboundedSender<(u64, bool)>,
+    likes_written_rx: mpsc::UnboundedReceiver<(u64, bool)>,
     gifts: GiftBook,
     /// Users who joined with a host token: bans against them are refused.
     hosts: HashSet<String>,
@@ -76,8 +83,9 @@ pub(crate) struct HomeRoom {
 }
 
 impl HomeRoom {
-    /// Restores the room from the database: `last_seq` (so seqs continue after a restart) and
-    /// the history ring (so resumes and deletes work across restarts). `events` is the
+    /// Restores the room from the database: `last_seq` (so seqs continue after a restart), the
+    /// history ring (so resumes and deletes work across restarts) and the like total (so it
+    /// never goes back below a total clients were shown). `events` is the
     /// sessions' broadcast when a mirror is promoted to home (its sessions stay).
     pub(crate) async fn open(
         name: String,
@@ -104,6 +112,7 @@ impl HomeRoom {
             records.extend(page);
         }
         let sequencer = RoomSequencer::restore(chat.room_config(), last, log::events(records));
+        let likes_total = u64::try_from(ctx.store.like_total(&name).await?).unwrap_or(0);
         let now = node::clock::now();
         let mut moderation = Moderation::new(chat.max_text_chars);
         let _ = moderation.apply(
@@ -113,20 +122,25 @@ impl HomeRoom {
             now,
         );
         stats.last_seq.store(last, Ordering::Relaxed);
+        stats.likes_total.store(likes_total, Ordering::Relaxed);
         stats.mirror.store(false, Ordering::Relaxed);
         tracing::info!(
             last_seq = last,
+            likes_total,
             history = sequencer.history().count(),
             "room opened"
         );
         let (committed_tx, committed_rx) = mpsc::unbounded_channel();
+        let (likes_written_tx, likes_written_rx) = mpsc::unbounded_channel();
         let log = ChatLog::spawn(ctx.store.clone(), name.clone(), ctx.metrics.clone(), last);
         Ok(Self {
             gifts: GiftBook::seeded(sequencer.history()),
             durable: log.durable(),
             held: VecDeque::new(),
             log,
-            likes: LikeCoalescer::new(chat.like_interval, 0),
+            likes: DurableLikeTotal::new(chat.like_interval, likes_total),
+            likes_written_tx,
+            likes_written_rx,
             events: events.unwrap_or_else(|| broadcast::channel(chat.fanout_buffer.max(1)).0),
             federation: broadcast::channel(chat.fanout_buffer.max(1)).0,
             links: HashMap::new(),
@@ -158,6 +172,9 @@ impl HomeRoom {
                     None => break,
                 },
                 Some(done) = self.committed_rx.recv() => self.handle_committed(done).await,
+                Some((total, written)) = self.likes_written_rx.recv() => {
+                    self.handle_likes_written(total, written);
+                }
                 Ok(()) = self.durable.changed() => self.release_durable(),
                 () = tokio::time::sleep_until(wake.into()) => {
                     if !self.handle_timeout(node::clock::now()) {
@@ -414,21 +431,6 @@ impl HomeRoom {
             .sent(kind, u64::try_from(receivers).unwrap_or(u64::MAX));
     }
 
-    fn drain_likes(&mut self, now: Instant) {
-        while let Some(flush) = self.likes.poll_output() {
-            let frame = ServerFrame::Likes {
-                total: flush.total,
-                delta: flush.delta,
-            };
-            self.broadcast(&frame, "likes", None, now);
-            self.federate(&chat_proto::FederationFrame::LikesTotal {
-                room: self.name.clone(),
-                total: flush.total,
-                delta: flush.delta,
-            });
-        }
-    }
-
     fn poll_timeout(&self) -> Instant {
         self.likes
             .poll_timeout()
@@ -472,8 +474,7 @@ impl HomeRoom {
     }
 
     async fn close(mut self) {
-        self.likes.flush();
-        self.drain_likes(node::clock::now());
+        self.close_likes().await;
         while !self.gifts.is_idle() {
             match self.committed_rx.recv().await {
                 Some(done) => self.handle_committed(done).await,

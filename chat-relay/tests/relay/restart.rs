@@ -72,3 +72,44 @@ async fn a_restarted_relay_continues_the_sequence_from_the_database() {
     assert_eq!(wallet["balance"], 8, "charged once");
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn the_like_total_continues_after_a_restart() {
+    let db = TempDb::new();
+    let relay = TestRelay::start(config(&db)).await;
+    let (mut a, _) = relay.join("demo", "u1", ChatRole::Viewer).await;
+    for count in [5, 7, 30] {
+        a.send(json!({"type": "like", "count": count})).await;
+    }
+    let mut total = 0;
+    while total < 42 {
+        total = a.next_of("likes").await["total"].as_u64().unwrap();
+    }
+    assert_eq!(total, 42);
+    assert_eq!(likes_total(&relay).await, 42);
+    relay.stop().await;
+
+    let relay = TestRelay::start(config(&db)).await;
+    let (mut b, _) = relay.join("demo", "u2", ChatRole::Viewer).await;
+    assert_eq!(likes_total(&relay).await, 42, "restored from the database");
+    b.send(json!({"type": "like", "count": 3})).await;
+    let likes = b.next_of("likes").await;
+    assert_eq!(
+        (likes["total"].clone(), likes["delta"].clone()),
+        (json!(45), json!(3))
+    );
+    assert_eq!(likes_total(&relay).await, 45);
+    relay.stop().await;
+}
+
+/// The `likes_total` of room `demo` in `GET /v1/rooms`.
+async fn likes_total(relay: &TestRelay) -> u64 {
+    let (status, body) = relay.http("GET", "/v1/rooms", &[], "").await;
+    assert_eq!(status, 200);
+    let room = body["rooms"]
+        .as_array()
+        .and_then(|rooms| rooms.iter().find(|r| r["name"] == "demo"))
+        .unwrap_or_else(|| panic!("demo is not open: {body}"))
+        .clone();
+    room["likes_total"].as_u64().unwrap()
+}

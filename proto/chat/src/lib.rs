@@ -10,6 +10,7 @@
 //! | [`RoomSequencer`] | the home relay's order, dedupe, history and resume | §6 |
 //! | [`RoomMirror`] | an edge relay's in-order copy, gap detection, catch-up | §9.3 |
 //! | [`LikeCoalescer`] | likes summed and flushed every 200 ms | §7 |
+//! | [`DurableLikeTotal`] | the home's room total, persisted before it is broadcast | §7.1 |
 //! | [`Moderation`] | bans, timeouts, slow mode, blocked words, size | §8 |
 //! | [`limits`] | every named bound | §10 |
 //!
@@ -67,7 +68,7 @@ pub mod token;
 pub mod wire;
 
 pub use history::{Resume, RoomConfig};
-pub use likes::{DEFAULT_LIKE_INTERVAL, LikeCoalescer, LikeFlush};
+pub use likes::{DEFAULT_LIKE_INTERVAL, DurableLikeTotal, LikeCoalescer, LikeFlush, LikeOutput};
 pub use mirror::{MirrorOutcome, MirrorOutput, RoomMirror};
 pub use moderation::{ModAction, Moderation, Refusal};
 pub use sequencer::{DeleteError, RoomSequencer, Submitted};

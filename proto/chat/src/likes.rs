@@ -1,9 +1,10 @@
 //! [`LikeCoalescer`]: likes are counted, not sequenced (`docs/chat-protocol.md` §7).
 //!
 //! Each relay runs one coalescer per room for its own clients' likes and sends each flushed
-//! `delta` to the home as `likes_delta`. The home runs one more per room, started at the stored
-//! total and fed with its own clients' likes *and* every relay's deltas; its flushes carry the
-//! exact room total to broadcast (`likes_total`, then `likes` to clients).
+//! `delta` to the home as `likes_delta`. The home runs one more per room inside a
+//! [`DurableLikeTotal`], started at the stored total and fed with its own clients' likes *and*
+//! every relay's deltas; its flushes carry the exact room total, which is written to storage
+//! and only then broadcast (`likes_total`, then `likes` to clients).
 //!
 //! # The drain rule
 //!
@@ -26,6 +27,10 @@
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+
+mod durable;
+
+pub use durable::{DurableLikeTotal, LikeOutput};
 
 /// Default flush interval: five deltas a second at most, per room and relay.
 pub const DEFAULT_LIKE_INTERVAL: Duration = Duration::from_millis(200);

@@ -9,6 +9,7 @@ mod catalog;
 mod chat;
 mod gift_races;
 mod gifts;
+mod likes;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -45,6 +46,7 @@ suite![
     gift_races::same_key_race_charges_once,
     gift_races::opposite_gifts_do_not_deadlock,
     gifts::gift_pagination,
+    likes::like_totals_only_grow,
 ];
 
 /// Connections per store: small, so the concurrency cases really contend.

@@ -30,6 +30,7 @@ impl MirrorRoom {
                 self.after(outcome);
             }
             FederationFrame::LikesTotal { total, delta, .. } => {
+                self.stats.likes_total.store(total, Ordering::Relaxed);
                 self.broadcast(&ServerFrame::Likes { total, delta }, "likes", None);
             }
             FederationFrame::Viewers { count, .. } => {
