@@ -146,10 +146,20 @@ impl ChatSection {
 
 /// `[federation]`: how this relay mirrors rooms whose home is another relay
 /// (`docs/chat-protocol.md` §9). Links are WebSockets to the home's `/federation`,
-/// authenticated with the node token (`control.token`, shared by every relay).
+/// authenticated with the node token (`control.token`, shared by every relay); `wss://` when
+/// the home's listener speaks TLS (`http.tls_cert`), its certificate verified against
+/// `federation.tls_ca`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct FederationSection {
+    /// PEM file of the CA (one or more certificates) that home relays' HTTPS certificates must
+    /// chain to, for `wss://` links; their name (host or IP of the home's URL) must match the
+    /// certificate too. The cluster CA of `livecdn certs` works: node certificates name the node,
+    /// `localhost` and the loopback addresses. Read at start (a bad file stops the relay).
+    /// Default: unset: `wss://` homes cannot be reached (each dial fails, logged and counted in
+    /// `livecdn_chat_federation_dial_failures_total{reason="tls"}`); `ws://` homes still can.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<std::path::PathBuf>,
     /// How long a client's frame forwarded to the home waits for its reply before the client
     /// gets `unavailable` (a gift then must be retried with the same idempotency key, which
     /// the ledger makes safe). Duration. Default: `"5s"`.
@@ -169,6 +179,7 @@ pub struct FederationSection {
 impl Default for FederationSection {
     fn default() -> Self {
         Self {
+            tls_ca: None,
             forward_timeout: Duration::from_secs(5),
             reconnect_backoff_max: Duration::from_secs(2),
             home_grace: Duration::from_secs(2),

@@ -3,8 +3,8 @@
 //! Every room has one home relay, found through a [`HomeLookup`] (the control plane's
 //! `GET /v1/rooms/{room}/home`, or every room at home when standalone). A relay holding
 //! clients of a room homed elsewhere runs the room as a mirror (`room::mirror`) and reaches
-//! the home over a **link**: a WebSocket to the home's `GET /federation` on its ordinary HTTP
-//! listener, authenticated with `Authorization: Bearer <node token>`, carrying
+//! the home over a **link**: a WebSocket (`ws://`, or `wss://` when the home serves HTTPS) to
+//! the home's `GET /federation` on its ordinary HTTP listener, authenticated with `Authorization: Bearer <node token>`, carrying
 //! `FederationFrame` JSON text messages, `hello` first.
 //!
 //! - `link`: the mirror side. One outgoing link per peer home relay, multiplexing every room
@@ -15,6 +15,8 @@
 //!   streams the room's federation broadcast (encoded once per room per event), hands
 //!   `forward`s to the room exactly like a local client's frame and sends back the `reply`.
 //! - `lookup`: [`HomeLookup`] and its implementations.
+//! - `tls`: the client side of `wss://` links (the home's certificate checked against
+//!   `federation.tls_ca`); the home side is the relay's HTTPS listener (`http.tls_cert`).
 //!
 //! **Boundary:** a link is trusted once its bearer token matched: the home acts on the claims
 //! in `forward` frames without a chat token.
@@ -23,6 +25,7 @@ mod link;
 mod lookup;
 mod metrics;
 pub(crate) mod serve;
+mod tls;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,7 +37,8 @@ use tokio::sync::mpsc;
 pub use control_client::RoomHome;
 pub(crate) use link::{LinkEvent, LinkHandle, unavailable};
 pub use lookup::{ControlPlaneHomes, HomeLookup, LookupError, LookupFuture, StaticHomes};
-pub use metrics::{DirectionLabels, FailureLabels, FederationMetrics};
+pub use metrics::{DialFailureLabels, DirectionLabels, FailureLabels, FederationMetrics};
+pub(crate) use tls::client_config as client_tls;
 
 use crate::config::FederationSection;
 
@@ -56,6 +60,9 @@ pub(crate) struct Federation {
     pub(crate) config: FederationSection,
     pub(crate) metrics: FederationMetrics,
     pub(crate) shutdown: Shutdown,
+    /// The TLS client config of `wss://` links (`federation.tls_ca`); `None`: no CA, so
+    /// `wss://` homes cannot be dialed.
+    tls: Option<Arc<node::rustls::ClientConfig>>,
     links: Mutex<HashMap<String, LinkHandle>>,
     next_id: AtomicU64,
 }
@@ -68,6 +75,7 @@ impl Federation {
         config: FederationSection,
         metrics: FederationMetrics,
         shutdown: Shutdown,
+        tls: Option<Arc<node::rustls::ClientConfig>>,
     ) -> Self {
         Self {
             relay_id,
@@ -76,6 +84,7 @@ impl Federation {
             config,
             metrics,
             shutdown,
+            tls,
             links: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
         }

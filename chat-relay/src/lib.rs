@@ -61,13 +61,15 @@ pub struct BoundChatRelay {
     services: NodeServices,
     http: TcpListener,
     http_tls: Option<Arc<node::rustls::ServerConfig>>,
+    federation_tls: Option<Arc<node::rustls::ClientConfig>>,
     store: store::Store,
     metrics: ChatMetrics,
     lookup: Option<Arc<dyn HomeLookup>>,
 }
 
-/// Checks the configuration (`chat.token_secret` is required), binds the HTTP listener, opens
-/// the database (applying migrations) and upserts `[[gifts.catalog]]`.
+/// Checks the configuration (`chat.token_secret` is required), loads the TLS files
+/// (`http.tls_cert`, `federation.tls_ca`), binds the HTTP listener, opens the database
+/// (applying migrations) and upserts `[[gifts.catalog]]`.
 pub async fn bind(config: ChatRelayConfig) -> Result<BoundChatRelay, RoleError> {
     if config.chat.token_secret.expose().is_empty() {
         return Err(RoleError::Missing(
@@ -75,6 +77,12 @@ pub async fn bind(config: ChatRelayConfig) -> Result<BoundChatRelay, RoleError> 
         ));
     }
     let http_tls = node::role::load_http_tls(&config.http)?;
+    let federation_tls = config
+        .federation
+        .tls_ca
+        .as_deref()
+        .map(federation::client_tls)
+        .transpose()?;
     let mut services = NodeServices::new(ROLE);
     let metrics = ChatMetrics::register(&mut services.registry);
     let http = services
@@ -101,6 +109,7 @@ pub async fn bind(config: ChatRelayConfig) -> Result<BoundChatRelay, RoleError> 
         services,
         http,
         http_tls,
+        federation_tls,
         store,
         metrics,
         lookup: None,
@@ -135,6 +144,7 @@ impl BoundChatRelay {
             services,
             http,
             http_tls,
+            federation_tls,
             store,
             metrics,
             lookup,
@@ -156,6 +166,7 @@ impl BoundChatRelay {
             config.federation.clone(),
             metrics.federation.clone(),
             shutdown.clone(),
+            federation_tls,
         ));
         let rooms = Rooms::new(Arc::new(RoomContext {
             chat: config.chat.clone(),

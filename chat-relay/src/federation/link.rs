@@ -1,6 +1,6 @@
 //! The mirror side of federation: one outgoing link per peer home relay, multiplexing rooms.
 //!
-//! The link task dials `ws://home/federation` (bearer node token), exchanges `hello`, then
+//! The link task dials `ws://home/federation` or `wss://…` (bearer node token), exchanges `hello`, then
 //! moves frames: rooms' `subscribe`/`likes_delta`/`viewer_count`/`forward` out, the home's
 //! room frames to the room's queue, `reply` to the forward's waiter. Reading and writing run
 //! in two tasks, so a link never stops reading because its socket is full. A lost link is
@@ -197,6 +197,7 @@ impl Link {
                 Ok(socket) => socket,
                 Err(error) => {
                     tracing::debug!(%error, "federation link dial failed");
+                    self.fed.metrics.dial_failed(error.reason());
                     backoff = (backoff * 2).min(self.fed.config.reconnect_backoff_max);
                     let again = dial(
                         self.url.clone(),

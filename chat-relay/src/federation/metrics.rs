@@ -21,6 +21,13 @@ pub struct FailureLabels {
     pub reason: &'static str,
 }
 
+/// `{reason}` labels of failed dials: `connect`, `tls`, `websocket`, `refused`, `timeout`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DialFailureLabels {
+    /// `connect`, `tls`, `websocket`, `refused` or `timeout`.
+    pub reason: &'static str,
+}
+
 /// Federation metrics, under `livecdn_chat_federation_`.
 #[derive(Debug, Clone)]
 pub struct FederationMetrics {
@@ -28,6 +35,11 @@ pub struct FederationMetrics {
     pub links: Family<DirectionLabels, Gauge>,
     /// `livecdn_chat_federation_link_reconnects_total`: outgoing links lost and redialed.
     pub reconnects: Counter,
+    /// `livecdn_chat_federation_dial_failures_total{reason}`: attempts to open a link that
+    /// failed: `connect`, `tls` (handshake refused, e.g. a home certificate not from
+    /// `federation.tls_ca`, or no CA configured for a `wss://` home), `websocket`, `refused`
+    /// (bad `hello`, wrong peer), `timeout`.
+    pub dial_failures: Family<DialFailureLabels, Counter>,
     /// `livecdn_chat_federation_forwarded_total{direction}`: client frames forwarded to a home
     /// (`out`) or received from a mirror (`in`).
     pub forwarded: Family<DirectionLabels, Counter>,
@@ -50,6 +62,7 @@ impl FederationMetrics {
         let m = Self {
             links: Family::default(),
             reconnects: Counter::default(),
+            dial_failures: Family::default(),
             forwarded: Family::default(),
             forward_failures: Family::default(),
             lag: Histogram::new(buckets),
@@ -61,6 +74,11 @@ impl FederationMetrics {
             "link_reconnects",
             "Outgoing links lost",
             m.reconnects.clone(),
+        );
+        r.register(
+            "dial_failures",
+            "Failed attempts to open an outgoing link, by reason",
+            m.dial_failures.clone(),
         );
         r.register("forwarded", "Client frames forwarded", m.forwarded.clone());
         let failures = m.forward_failures.clone();
@@ -82,6 +100,12 @@ impl FederationMetrics {
         } else {
             gauge.dec()
         };
+    }
+
+    pub(crate) fn dial_failed(&self, reason: &'static str) {
+        self.dial_failures
+            .get_or_create(&DialFailureLabels { reason })
+            .inc();
     }
 
     pub(crate) fn forwarded(&self, direction: &'static str) {

@@ -5,6 +5,7 @@ mod support;
 
 mod bad_input;
 mod federation;
+mod federation_tls;
 mod gifts;
 mod moderation;
 mod restart;
