@@ -41,6 +41,11 @@ CERT_NODES = ["origin", "edge-eu", "edge-us", "edge-ap"]
 EDGES = [("edge-eu", "eu", 1), ("edge-us", "us", 1), ("edge-ap", "ap", 2)]
 RELAYS = [("chat-eu", "eu"), ("chat-us", "us")]
 CP_PORT, ORIGIN_HTTP, RTMP, EDGE_PORT, CHAT_PORT = 8000, 8080, 1935, 8081, 8091
+TEST_SOURCES = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
+TEST_ENCODING = ["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
+                 "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-b:v", "800k",
+                 "-c:a", "aac", "-b:a", "96k"]
 
 
 class Interrupted(Exception):
@@ -91,13 +96,23 @@ class Proc:
 class Lab:
     """Owns everything the run creates: namespaces, processes (by PID), the temp dir."""
 
-    def __init__(self, binary, impair):
+    def __init__(self, binary, impair, run_note=""):
         self.binary = binary
+        self.run_note = run_note
+        self.clip = None  # a pre-encoded test stream (pre_encode), else encode live
         self.tmp = tempfile.mkdtemp(prefix=f"{labnet.PREFIX}-")
         os.makedirs(os.path.join(self.tmp, "logs"))
         self.procs = {}
         self.net = labnet.Network(REGIONS, MATRIX, impair, self)
         self.closed = False
+
+    def note(self):
+        """The operator's description of the machine (and a pre-encoded publisher), for the
+        reports' Run line."""
+        notes = [self.run_note] if self.run_note else []
+        if self.clip:
+            notes.append("publisher: a pre-encoded clip looped with stream copy")
+        return f" ({'; '.join(notes)})" if notes else ""
 
     def spawn(self, name, ns, argv, stdin=None):
         log_path = os.path.join(self.tmp, "logs", f"{name}.log")
@@ -249,15 +264,25 @@ class Lab:
                     raise RuntimeError(f"{name} not ready after {timeout}s:\n{proc.log_tail()}")
                 time.sleep(0.3)
 
+    def pre_encode(self, seconds):
+        """Encodes `seconds` of the test stream to a file once, for `publish` to loop with
+        stream copy: for machines (a VM under software emulation) too slow to run libx264 in
+        real time beside the cluster. Runs before any namespace exists; touches only the temp
+        dir."""
+        path = os.path.join(self.tmp, "clip.flv")
+        subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", *TEST_SOURCES,
+                        "-t", str(seconds), *TEST_ENCODING, "-f", "flv", path],
+                       check=True, capture_output=True, timeout=600,
+                       preexec_fn=labnet.die_with_parent)
+        self.clip = path
+
     def publish(self):
-        """The test stream: 25 fps, a keyframe every 25 frames (1 s segments), AAC."""
+        """The test stream: 25 fps, a keyframe every 25 frames (1 s segments), AAC; encoded
+        live, or the pre-encoded clip looped in real time (`-re`, stream copy)."""
+        source = (["-re", "-stream_loop", "-1", "-i", self.clip, "-c", "copy"] if self.clip
+                  else ["-re", *TEST_SOURCES, *TEST_ENCODING])
         return self.spawn("ffmpeg", labnet.ns_name("eu"), [
-            "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
-            "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-            "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
-            "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-b:v", "800k",
-            "-c:a", "aac", "-b:a", "96k",
+            "ffmpeg", "-hide_banner", "-loglevel", "error", *source,
             "-f", "flv", f"rtmp://{addr('eu')}:{RTMP}/live/{STREAM_KEY}"])
 
     def wait_live(self, timeout=30):
@@ -363,6 +388,7 @@ def measure(lab, duration):
     time.sleep(5)
     edges = [n for n, *_ in EDGES]
     before = {n: lab.scrape(n) for n in edges}
+    links_before = lab.net.link_counters()
     chats = {r: lc.ChatClient(r, labnet.ns_name(r), CP_URL, STREAM, stop) for r in REGIONS}
     for c in chats.values():
         c.start()
@@ -382,15 +408,39 @@ def measure(lab, duration):
     time.sleep(3)  # let the last messages arrive
     t1 = time.time()
     after = {n: lab.scrape(n) for n in edges}
+    links = {k: tuple(a - b for a, b in zip(v, links_before.get(k, (0, 0, 0))))
+             for k, v in lab.net.link_counters().items()}
     psi = cpu_pressure(psi0)
     stop.set()
-    return report_measure(lab, viewers, chats, sent, before, after, t0, t1, psi)
+    return report_measure(lab, viewers, chats, sent, before, after, t0, t1, psi) + \
+        report_links(lab, links)
+
+
+def report_links(lab, links):
+    """The netem leaves' own counts over the measurement: what the links really did."""
+    if not links:
+        return ""
+    lines = ["", "", "**Links** (each direction's `tc netem` leaf in the router namespace, "
+             "counted over the measurement: packets it sent on, packets it dropped)", "",
+             "| link | netem delay ms | netem loss | packets | bytes/packet | dropped | "
+             "dropped share |", "|---|---|---|---|---|---|---|"]
+    for src in REGIONS:
+        for dst in REGIONS:
+            if (src, dst) not in links:
+                continue
+            pkts, nbytes, dropped = links[(src, dst)]
+            delay, loss = lab.net.pair(src, dst)
+            share = f"{dropped / (pkts + dropped) * 100:.2f} %" if pkts + dropped else "n/a"
+            lines.append(f"| {src} → {dst} | {delay:g} | {loss * 100:g} % | {pkts} | "
+                         f"{nbytes / pkts if pkts else 0:.0f} | {dropped} | {share} |")
+    return "\n".join(lines)
 
 
 def report_measure(lab, viewers, chats, sent, before, after, t0, t1, psi):
     binary = os.path.relpath(lab.binary, REPO) if lab.binary.startswith(REPO) else lab.binary
     lines = [f"Run: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
-             f"{t1 - t0:.0f} s measured, links: `{lab.net.mode}`, kernel {platform.release()}, "
+             f"{t1 - t0:.0f} s measured, links: `{lab.net.mode}`, kernel {platform.release()}"
+             f"{lab.note()}, "
              f"{os.cpu_count()} CPUs, CPU pressure (PSI some) {psi}, binary `{binary}`.",
              "", "**Part arrival delay per edge** (`livecdn_relay_part_arrival_delay_seconds`: "
              "arrival at the edge minus the origin's clock when it made the part; observations "
@@ -434,6 +484,11 @@ def report_measure(lab, viewers, chats, sent, before, after, t0, t1, psi):
         lines.append(f"| {region} | {', '.join(edges)} | {len(s)} | {fmt_ms(p50)} | "
                      f"{fmt_ms(lc.percentile(s, 0.95))} | {fmt_ms(max(s))} | {fmt_ms(hb)} | "
                      f"{fmt_ms(p50 + hb) if hb is not None else 'n/a'} | {errs} |")
+    lines += ["", "Viewer logs (routing changes and errors, seconds from the start of the "
+              "measurement, first 6): " + "; ".join(
+                  f"{region}: " + (", ".join(f"{t - t0:+.1f}s {text}" for t, text in
+                                             v.events[:6]) or "no events")
+                  for region, v in viewers.items())]
     lines += ["", "**Chat delivery delay across regions** (a guest chatter per region, relay "
               "chosen by `/v1/chat`; one message per chatter every 2 s; delay = the event's "
               "arrival at the receiver minus its send time; the room's home is chat-eu)", "",
@@ -614,7 +669,7 @@ def faults(lab):
                      "ok" if disc and edge_disc is True else "FAIL"))
     stop.set()
     lines = [f"Run: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
-             f"links: `{lab.net.mode}`, kernel {platform.release()}.", "",
+             f"links: `{lab.net.mode}`, kernel {platform.release()}{lab.note()}.", "",
              "| fault | observed | result | target | verdict |", "|---|---|---|---|---|"]
     lines += [f"| {' | '.join(r)} |" for r in rows]
     lines += ["", f"CPU pressure (`/proc/pressure/cpu` some, share of time a task waited for "
@@ -686,8 +741,17 @@ def main():
     ap.add_argument("--duration", type=int, default=60, help="measurement seconds (10-600)")
     ap.add_argument("--impair", default="auto", choices=["auto", "netem", "userspace"],
                     help="how links get delay and loss (default: netem if the kernel has it)")
+    ap.add_argument("--pre-encode", type=int, default=0, metavar="SECONDS",
+                    help="encode SECONDS (1-60) of the test stream once and publish it in a loop "
+                    "(stream copy) instead of encoding live: for machines that cannot run "
+                    "libx264 in real time (a VM under software emulation)")
     ap.add_argument("--keep-logs", metavar="DIR", help="copy the nodes' logs here before cleanup")
     ap.add_argument("--no-readme", action="store_true", help="print the reports only")
+    ap.add_argument("--readme-section", metavar="NAME", help="write the tables between the "
+                    "README's <!-- lab-report-NAME --> and <!-- lab-faults-NAME --> markers "
+                    "instead of the default ones (deploy/lab/vm/run.sh uses `vm`)")
+    ap.add_argument("--run-note", metavar="TEXT", default="",
+                    help="describe the machine in the reports' Run line (e.g. a VM's setup)")
     ap.add_argument("--link", action="append", default=[], metavar="A-B=RTT_MS:LOSS_PCT",
                     help="override one link of the matrix, e.g. eu-us=40:1 (repeatable; the "
                     "README is then not rewritten)")
@@ -737,15 +801,24 @@ def main():
     elif impair == "auto":
         impair = "netem"
     duration = max(10, min(600, args.duration))
+    if args.readme_section and not re.fullmatch(r"[a-z0-9-]{1,32}", args.readme_section):
+        print("--readme-section: lowercase letters, digits and '-' only", file=sys.stderr)
+        return 2
+
+    def marker(base):
+        return f"{base}-{args.readme_section}" if args.readme_section else base
 
     def interrupted(signum, _frame):
         raise Interrupted(signal.Signals(signum).name)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, interrupted)
 
-    lab = Lab(binary, impair)
+    lab = Lab(binary, impair, args.run_note.replace("|", "/").replace("\n", " "))
     status = 1
     try:
+        if args.pre_encode:
+            say(f"pre-encoding {max(1, min(60, args.pre_encode))} s of the test stream")
+            lab.pre_encode(max(1, min(60, args.pre_encode)))
         say(f"building regions {list(REGIONS)} ({impair}) in {labnet.PREFIX}-* namespaces")
         lab.net.build()
         say("starting control plane, origin, edges, chat relays")
@@ -757,12 +830,12 @@ def main():
             report = measure(lab, duration)
             print("\n" + report + "\n", flush=True)
             if not args.no_readme:
-                update_readme("lab-report", report)
+                update_readme(marker("lab-report"), report)
         if args.scenario in ("faults", "all"):
             report = faults(lab)
             print("\n" + report + "\n", flush=True)
             if not args.no_readme:
-                update_readme("lab-faults", report)
+                update_readme(marker("lab-faults"), report)
         status = 0
     except Interrupted as e:
         say(f"interrupted ({e})")

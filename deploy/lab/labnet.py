@@ -22,6 +22,7 @@ import heapq
 import json
 import os
 import random
+import re
 import selectors
 import signal
 import struct
@@ -132,8 +133,11 @@ class Network:
         ns_run(CORE, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         for region, i in self.regions.items():
             core_if, reg_if = f"lvc-{region}", f"lvr-{region}"
-            ns_run(CORE, "ip", "link", "add", core_if, "type", "veth", "peer", "name", reg_if,
-                   "netns", ns_name(region))
+            # gso_max_segs 1: the stack hands each packet to the link separately. Otherwise a
+            # GSO burst (QUIC's UDP_SEGMENT sends, TCP's TSO) crosses the veth as one skb, and
+            # netem drops or keeps it whole: fewer, burstier losses than the matrix says.
+            ns_run(CORE, "ip", "link", "add", core_if, "gso_max_segs", "1", "type", "veth",
+                   "peer", "name", reg_if, "gso_max_segs", "1", "netns", ns_name(region))
             ns_run(CORE, "ip", "addr", "add", f"{NET}.{i}.1/24", "dev", core_if)
             ns_run(CORE, "ip", "link", "set", core_if, "up")
             ns = ns_name(region)
@@ -180,6 +184,22 @@ class Network:
         else:
             self.router.send_line(json.dumps({"pair": f"{src}>{dst}",
                                               "delay_ms": delay_ms, "loss": loss}))
+
+    def link_counters(self):
+        """netem only: {(src, dst): (packets sent, bytes sent, packets dropped)} from the netem
+        leaves' statistics (`tc -s qdisc` in the router namespace); {} for the userspace router."""
+        if self.mode != "netem":
+            return {}
+        leaf = {f"{10 + j}": src for src, j in self.regions.items()}  # handles, as tc prints them
+        out = {}
+        for dst in self.regions:
+            text = ns_run(CORE, "tc", "-s", "qdisc", "show", "dev", f"lvc-{dst}", check=False)
+            for m in re.finditer(r"qdisc netem (\w+): [^\n]*\n\s*Sent (\d+) bytes (\d+) pkt "
+                                 r"\(dropped (\d+)", text):
+                if m.group(1) in leaf:
+                    out[(leaf[m.group(1)], dst)] = (int(m.group(3)), int(m.group(2)),
+                                                    int(m.group(4)))
+        return out
 
     def cut(self, region):
         """100 % loss on every pair to and from `region` (a silent blackhole, not link down)."""
