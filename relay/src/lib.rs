@@ -15,6 +15,7 @@
 pub mod metrics;
 pub mod publish;
 pub mod subscribe;
+mod tail_probe;
 mod variant;
 
 pub use metrics::RelayMetrics;

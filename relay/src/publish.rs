@@ -197,8 +197,10 @@ impl Downstream {
                     let cancel = self.stop.child_token();
                     self.writers.insert(token, cancel.clone());
                     let (connection, done) = (self.connection.clone(), self.finished.0.clone());
+                    let probes = self.metrics.tail_probes.clone();
                     tokio::spawn(async move {
-                        let finished = write_uni(&connection, priority, frame, cancel).await;
+                        let finished =
+                            write_uni(&connection, priority, frame, cancel, &probes).await;
                         let _ = done.send((token, finished));
                     });
                 }
@@ -287,12 +289,14 @@ async fn forward_events(
 }
 
 /// Writes one data frame on its own unidirectional stream; `true` once the peer has it all,
-/// `false` if it was cancelled or the connection failed.
+/// `false` if it was cancelled or the connection failed. Until the peer has it all, tail-loss
+/// probes follow it (`tail_probe`).
 async fn write_uni(
     connection: &quinn::Connection,
     priority: i32,
     frame: relay_wire::EncodedFrame,
     cancel: CancellationToken,
+    probes: &prometheus_client::metrics::counter::Counter,
 ) -> bool {
     let Ok(mut send) = connection.open_uni().await else {
         return false;
@@ -302,7 +306,10 @@ async fn write_uni(
         send.write_all(&frame.header).await.ok()?;
         send.write_all(&frame.body).await.ok()?;
         send.finish().ok()?;
-        send.stopped().await.ok()
+        tokio::select! {
+            stopped = send.stopped() => stopped.ok(),
+            () = crate::tail_probe::probe_tail(connection, probes) => None,
+        }
     };
     tokio::select! {
         done = written => done.is_some(),

@@ -264,6 +264,7 @@ impl Mirror {
         };
         let (data_tx, mut data_rx) = mpsc::channel::<Bytes>(256);
         let reader = tokio::spawn(read_uni_streams(connection.clone(), data_tx));
+        let probes = tokio::spawn(discard_datagrams(connection.clone()));
         let mut decoder = FrameDecoder::new(StreamKind::Control);
         let mut buffer = vec![0u8; 16 * 1024];
         let mut idle_check = tokio::time::interval(
@@ -323,6 +324,7 @@ impl Mirror {
             }
         };
         reader.abort();
+        probes.abort();
         reason
     }
 
@@ -489,6 +491,12 @@ async fn read_uni_streams(connection: quinn::Connection, frames: mpsc::Sender<By
             }
         });
     }
+}
+
+/// Reads and drops the upstream's QUIC DATAGRAMs: tail-loss probes, whose only purpose is to
+/// be acknowledged (`docs/relay-wire.md` §2). Reading them keeps quinn's receive buffer empty.
+async fn discard_datagrams(connection: quinn::Connection) {
+    while connection.read_datagram().await.is_ok() {}
 }
 
 /// How long an edge waits, at most, for a first viewer's stream to arrive from upstream.
