@@ -107,7 +107,9 @@ fn blocking_max_age(seconds: u64) -> HeaderValue {
         "public, max-age=60",
     ];
     match seconds {
-        6..=60 if seconds % 6 == 0 => HeaderValue::from_static(USUAL[(seconds / 6 - 1) as usize]),
+        6..=60 if seconds.is_multiple_of(6) => {
+            HeaderValue::from_static(USUAL[(seconds / 6 - 1) as usize])
+        }
         _ => HeaderValue::from_str(&format!("public, max-age={seconds}")).unwrap_or(NO_CACHE),
     }
 }
