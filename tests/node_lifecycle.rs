@@ -14,8 +14,15 @@ const ROLES: [(&str, &str); 4] = [
     ("chat-relay", "LIVECDN_CHAT_RELAY__"),
 ];
 
-fn start_role(role: &str, prefix: &str, extra: &[(String, String)]) -> (Process, String) {
+/// Starts `role` on a free port; its databases live in the returned directory, removed when
+/// it is dropped (keep it until the process has stopped).
+fn start_role(
+    role: &str,
+    prefix: &str,
+    extra: &[(String, String)],
+) -> (Process, String, tempfile::TempDir) {
     let port = free_port();
+    let data = tempfile::tempdir().unwrap();
     let mut env = vec![
         (format!("{prefix}HTTP__LISTEN"), format!("127.0.0.1:{port}")),
         // Only the origin has this section; the others ignore another role's prefix.
@@ -32,20 +39,13 @@ fn start_role(role: &str, prefix: &str, extra: &[(String, String)]) -> (Process,
         ),
         (
             "LIVECDN_CHAT_RELAY__DATABASE__URL".to_owned(),
-            format!(
-                "sqlite://{}",
-                std::env::temp_dir()
-                    .join(format!("livecdn-test-chat-{port}.db"))
-                    .display()
-            ),
+            format!("sqlite://{}", data.path().join("chat.db").display()),
         ),
         (
             "LIVECDN_CONTROL_PLANE__DATABASE__URL".to_owned(),
             format!(
                 "sqlite://{}",
-                std::env::temp_dir()
-                    .join(format!("livecdn-test-cp-{port}.db"))
-                    .display()
+                data.path().join("control-plane.db").display()
             ),
         ),
     ];
@@ -54,6 +54,7 @@ fn start_role(role: &str, prefix: &str, extra: &[(String, String)]) -> (Process,
     (
         Process::start(&[role], &env),
         format!("http://127.0.0.1:{port}"),
+        data,
     )
 }
 
@@ -61,7 +62,7 @@ fn start_role(role: &str, prefix: &str, extra: &[(String, String)]) -> (Process,
 async fn every_role_answers_health_readiness_and_valid_metrics_then_stops_on_sigterm() {
     let client = reqwest::Client::new();
     for (role, prefix) in ROLES {
-        let (mut process, base) = start_role(role, prefix, &[]);
+        let (mut process, base, _data) = start_role(role, prefix, &[]);
         let (status, body) = get_when_up(&client, &format!("{base}/healthz")).await;
         assert_eq!((status, body.trim()), (200, "ok"), "{role} /healthz");
 
@@ -124,7 +125,7 @@ async fn every_role_answers_health_readiness_and_valid_metrics_then_stops_on_sig
 
 #[tokio::test]
 async fn openmetrics_is_served_when_asked_for() {
-    let (_process, base) = start_role("edge", "LIVECDN_EDGE__", &[]);
+    let (_process, base, _data) = start_role("edge", "LIVECDN_EDGE__", &[]);
     get_when_up(&reqwest::Client::new(), &format!("{base}/healthz")).await;
     let response = reqwest::Client::new()
         .get(format!("{base}/metrics"))
@@ -143,7 +144,7 @@ async fn openmetrics_is_served_when_asked_for() {
 
 #[tokio::test]
 async fn sigint_with_a_request_in_flight_drains_within_the_deadline_and_exits_0() {
-    let (mut process, base) = start_role("control-plane", "LIVECDN_CONTROL_PLANE__", &[]);
+    let (mut process, base, _data) = start_role("control-plane", "LIVECDN_CONTROL_PLANE__", &[]);
     get_when_up(&reqwest::Client::new(), &format!("{base}/healthz")).await;
     // A request whose headers never finish keeps a connection busy, so shutdown has to wait
     // for the drain deadline (1s) before closing it.
@@ -169,7 +170,7 @@ async fn json_logs_are_one_object_per_line() {
         "LIVECDN_CHAT_RELAY__LOG__FORMAT".to_owned(),
         "json".to_owned(),
     )];
-    let (mut process, base) = start_role("chat-relay", "LIVECDN_CHAT_RELAY__", &extra);
+    let (mut process, base, _data) = start_role("chat-relay", "LIVECDN_CHAT_RELAY__", &extra);
     get_when_up(&reqwest::Client::new(), &format!("{base}/healthz")).await;
     process.signal(Signal::SIGTERM);
     process.wait_timeout(Duration::from_secs(5)).expect("exits");
@@ -240,7 +241,7 @@ async fn a_node_with_generated_certificates_starts_ready() {
             format!("{certs}/edge-9.key"),
         ),
     ];
-    let (_process, base) = start_role("edge", "LIVECDN_EDGE__", &extra);
+    let (_process, base, _data) = start_role("edge", "LIVECDN_EDGE__", &extra);
     let (status, _) = get_when_up(&reqwest::Client::new(), &format!("{base}/readyz")).await;
     assert_eq!(status, 200);
 }
