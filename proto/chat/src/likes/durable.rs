@@ -188,11 +188,11 @@ impl DurableLikeTotal {
         if self.writing.is_some() || self.retry_at.is_some() {
             return;
         }
-        if let Some(total) = self.unwritten.take() {
-            if total > self.durable {
-                self.writing = Some(total);
-                self.output.push_back(LikeOutput::Persist { total });
-            }
+        if let Some(total) = self.unwritten.take()
+            && total > self.durable
+        {
+            self.writing = Some(total);
+            self.output.push_back(LikeOutput::Persist { total });
         }
     }
 }
