@@ -22,6 +22,7 @@
 
 pub mod config;
 mod cors;
+mod fanout;
 pub mod federation;
 mod gifts;
 mod http;

@@ -46,6 +46,10 @@ pub struct ChatMetrics {
     /// `livecdn_chat_fanout_delay_seconds`: from sequencing (or coalescing) an event to writing
     /// it to a client's socket, sampled on every 16th broadcast frame per connection.
     pub fanout_delay: Histogram,
+    /// `livecdn_chat_durable_wait_seconds`: from sequencing an event to its release once the
+    /// chat log has written it (§6.1: nothing is seen before); the part of the fan-out delay
+    /// the database adds.
+    pub durable_wait: Histogram,
     /// `livecdn_chat_slow_consumers_total{reason}`: clients that fell behind the room's
     /// buffer: `resync` (sent a new `welcome`) or `closed`.
     pub slow_consumers: Family<ReasonLabels, Counter>,
@@ -76,7 +80,7 @@ impl ChatMetrics {
     /// Creates and registers every metric in `registry` (the node's root registry).
     pub fn register(registry: &mut Registry) -> Self {
         let buckets = [
-            0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+            0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
         ];
         let r = registry.sub_registry_with_prefix("livecdn_chat");
         let metrics = Self {
@@ -85,6 +89,7 @@ impl ChatMetrics {
             messages_in: Family::default(),
             messages_out: Family::default(),
             fanout_delay: Histogram::new(buckets),
+            durable_wait: Histogram::new(buckets),
             slow_consumers: Family::default(),
             rate_limited: Family::default(),
             rejected: Family::default(),
@@ -118,6 +123,12 @@ impl ChatMetrics {
             "From sequencing an event to writing it to a client socket (sampled)",
             Unit::Seconds,
             m.fanout_delay.clone(),
+        );
+        r.register_with_unit(
+            "durable_wait",
+            "From sequencing an event to its release once the chat log wrote it",
+            Unit::Seconds,
+            m.durable_wait.clone(),
         );
         r.register(
             "slow_consumers",

@@ -27,6 +27,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
 use crate::config::ChatSection;
+use crate::fanout::Outlet;
 use crate::federation::{Federation, LookupError};
 use crate::metrics::ChatMetrics;
 
@@ -89,6 +90,8 @@ pub(crate) enum Command {
     Welcome {
         claims: ChatClaims,
         since: Option<u64>,
+        /// The connection the room queues the welcome to, then its events.
+        outlet: Arc<Outlet>,
         reply: oneshot::Sender<Joined>,
     },
     /// A decoded client frame; the answer (`ack`, `error`) or `None`.
@@ -135,14 +138,16 @@ pub(crate) enum OpenError {
     Lookup(#[from] LookupError),
 }
 
-/// The answer to [`Command::Welcome`].
+/// The answer to [`Command::Welcome`]: the welcome is queued to the connection, and the
+/// room's events after it follow.
 #[derive(Debug)]
 pub(crate) struct Joined {
-    pub(crate) welcome: ServerFrame,
-    pub(crate) events: broadcast::Receiver<Fanout>,
+    /// The welcome's `last_seq`.
+    pub(crate) last_seq: u64,
 }
 
-/// One broadcast frame, encoded once for every client of the room.
+/// One broadcast frame, encoded once for every client of the room (the fan-out frames it once
+/// for all of them: `fanout::Hub`).
 #[derive(Debug, Clone)]
 pub(crate) struct Fanout {
     pub(crate) text: Utf8Bytes,

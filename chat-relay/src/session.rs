@@ -1,32 +1,34 @@
-//! One WebSocket connection: a single task selecting over the socket, the room's broadcast and
-//! the answers to its own commands (a `FuturesOrdered` of oneshots: its direct-reply channel).
+//! One WebSocket connection: a single task selecting over the socket, its [`Outlet`]'s signals
+//! and the answers to its own commands (a `FuturesOrdered` of oneshots: its direct-reply
+//! channel). Room events do not pass through this task: the room's fan-out writer queues them
+//! to the outlet and writes them itself (`fanout`); the session only drains a socket that did
+//! not take everything at once.
 //!
 //! Slow consumers: a client that falls more than `chat.fanout_buffer` events behind its room
-//! (the broadcast reports `Lagged`) is resynchronized once: events stop, the room sends a new
-//! `welcome` resuming after the last seq the client got (exact if the history ring still
-//! holds it, else `resumed: false`). A client lagging again within [`LAG_GRACE`], or whose
-//! socket accepts nothing for [`SEND_TIMEOUT`], is closed (1008, or dropped): one slow phone
-//! must cost the room nothing but its own buffer slot.
+//! is resynchronized once: events stop, the room queues a new `welcome` resuming after the
+//! last seq queued to the client (exact if the history ring still holds it, else
+//! `resumed: false`). A client lagging again within [`LAG_GRACE`], or whose socket accepts
+//! nothing for [`SEND_TIMEOUT`], is closed (1008, or dropped): one slow phone must cost the
+//! room nothing but its own queue.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{Message, WebSocket};
 use chat_proto::{ChatClaims, ClientFrame, ErrorCode, ServerFrame, decode_client, encode_server};
 use futures_util::SinkExt as _;
 use futures_util::stream::{FuturesOrdered, StreamExt as _};
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio::sync::{broadcast, oneshot};
-use tokio_tungstenite::tungstenite;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::Instrument as _;
 
 use crate::Relay;
+use crate::fanout::{Outlet, Signals};
 use crate::metrics::{KindLabels, ReasonLabels};
 use crate::rate::{ConnectionLimits, Verdict};
-use crate::room::{Command, Fanout, Joined, Member, RoomHandle, error_frame};
-use crate::ws::{self, Admitted};
+use crate::room::{Command, Joined, Member, RoomHandle, error_frame};
+use crate::ws::{self, Admitted, Socket};
 
 /// Frames awaiting the room's answer before the session stops reading the socket.
 const MAX_IN_FLIGHT: usize = 16;
@@ -34,11 +36,6 @@ const MAX_IN_FLIGHT: usize = 16;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// A second lag within this closes the connection instead of resynchronizing it.
 const LAG_GRACE: Duration = Duration::from_secs(30);
-/// Every this many broadcast frames per connection, the fan-out delay is observed (an
-/// observation per frame per client would contend on one histogram).
-const DELAY_SAMPLE: u64 = 16;
-/// Most queued room events written to one session in one flush.
-const MAX_WRITE_BATCH: usize = 64;
 
 type Waiting = Pin<Box<dyn Future<Output = Answer> + Send>>;
 
@@ -57,26 +54,26 @@ enum Stop {
 type Step = Result<(), Stop>;
 
 struct Session {
-    socket: WebSocket,
+    socket: Socket,
+    outlet: Arc<Outlet>,
     relay: Arc<Relay>,
     room: RoomHandle,
     _member: Member,
     claims: ChatClaims,
     read_only: bool,
     limits: ConnectionLimits,
-    events: broadcast::Receiver<Fanout>,
-    /// The last seq this client got: the resume point after a lag.
-    last_seq: u64,
-    /// A welcome is on its way: events are not read meanwhile, so none is sent twice.
-    resyncing: bool,
     waiting: FuturesOrdered<Waiting>,
     last_lag: Option<Instant>,
-    broadcasts_sent: u64,
     last_heard: Instant,
 }
 
 /// Serves one admitted connection until it closes or the relay drains.
-pub(crate) async fn run(mut socket: WebSocket, relay: Arc<Relay>, admitted: Admitted) {
+pub(crate) async fn run(
+    mut socket: Socket,
+    outlet: Arc<Outlet>,
+    relay: Arc<Relay>,
+    admitted: Admitted,
+) {
     let span = tracing::debug_span!("session", room = %admitted.room);
     async move {
         let Admitted {
@@ -90,21 +87,25 @@ pub(crate) async fn run(mut socket: WebSocket, relay: Arc<Relay>, admitted: Admi
         let command = Command::Welcome {
             claims: claims.clone(),
             since,
+            outlet: outlet.clone(),
             reply,
         };
         let joined = match room.send(command).await {
             true => answer.await.ok(),
             false => None,
         };
-        let Some(joined) = joined else {
+        if let Some(joined) = &joined {
+            tracing::trace!(last_seq = joined.last_seq, "welcome queued");
+        } else {
             let code = if relay.shutdown.is_triggered() {
                 ws::GOING_AWAY
             } else {
                 ws::INTERNAL
             };
             ws::close(&mut socket, &relay, code, "room unavailable").await;
+            outlet.close();
             return;
-        };
+        }
         let chat = &relay.chat;
         let limits = ConnectionLimits::new(
             chat.connection_rate,
@@ -113,43 +114,48 @@ pub(crate) async fn run(mut socket: WebSocket, relay: Arc<Relay>, admitted: Admi
         );
         let mut session = Session {
             socket,
-            events: joined.events.resubscribe(),
+            outlet: outlet.clone(),
             relay: relay.clone(),
             room,
             _member: member,
             claims,
             read_only,
             limits,
-            last_seq: 0,
-            resyncing: false,
             waiting: FuturesOrdered::new(),
             last_lag: None,
-            broadcasts_sent: 0,
             last_heard: node::clock::now(),
         };
-        let step = match session.start(joined).await {
-            Ok(()) => session.serve().await,
-            Err(stop) => stop,
-        };
+        let step = session.serve().await;
         if let Stop::Close(code, reason) = step {
+            // Room events stop; what is queued goes out before the close frame.
+            outlet.pause();
             ws::close(&mut session.socket, &relay, code, reason).await;
         }
+        outlet.close();
     }
     .instrument(span)
     .await;
 }
 
+impl Drop for Session {
+    /// Also when the task is cancelled: the room's writer forgets the outlet, the socket goes.
+    fn drop(&mut self) {
+        self.outlet.close();
+    }
+}
+
 impl Session {
     async fn serve(&mut self) -> Stop {
         let shutdown = self.relay.shutdown.clone();
+        let outlet = self.outlet.clone();
         loop {
             let idle_at = self.last_heard + self.relay.chat.idle_timeout;
             let step = tokio::select! {
                 biased;
                 () = shutdown.triggered() => Err(Stop::Close(ws::GOING_AWAY, "relay shutting down")),
                 Some(answer) = self.waiting.next(), if !self.waiting.is_empty() => self.answer(answer).await,
-                event = self.events.recv(), if !self.resyncing => self.deliver(event).await,
-                message = self.socket.recv(), if self.waiting.len() < MAX_IN_FLIGHT => self.receive(message).await,
+                () = outlet.notified() => self.signaled(outlet.take_signals()).await,
+                message = self.socket.next(), if self.waiting.len() < MAX_IN_FLIGHT => self.receive(message).await,
                 () = tokio::time::sleep_until(idle_at.into()) => Err(Stop::Close(ws::GOING_AWAY, "idle")),
             };
             if let Err(stop) = step {
@@ -158,76 +164,31 @@ impl Session {
         }
     }
 
-    /// Takes over a welcome's subscription and sends the welcome.
-    async fn start(&mut self, joined: Joined) -> Step {
-        if let ServerFrame::Welcome { last_seq, .. } = &joined.welcome {
-            self.last_seq = *last_seq;
-        }
-        self.events = joined.events;
-        self.resyncing = false;
-        self.send_direct(&joined.welcome).await
-    }
-
     async fn answer(&mut self, answer: Answer) -> Step {
         match answer {
             Answer::Frame(Some(frame)) => self.send_direct(&frame).await,
             Answer::Frame(None) => Ok(()),
-            Answer::Welcome(joined) => self.start(joined).await,
+            Answer::Welcome(joined) => {
+                tracing::trace!(last_seq = joined.last_seq, "welcome queued");
+                Ok(())
+            }
             Answer::Gone => Err(Stop::Close(ws::INTERNAL, "room unavailable")),
         }
     }
 
-    /// Writes `event` and whatever else the room has queued for this session (up to
-    /// [`MAX_WRITE_BATCH`]) as WebSocket frames in one flush: under load, one syscall carries
-    /// many messages instead of one each, so a busy room catches up instead of falling behind.
-    async fn deliver(&mut self, event: Result<Fanout, RecvError>) -> Step {
-        let mut next = Some(event);
-        let mut written = 0usize;
-        let mut sampled: Option<Instant> = None;
-        while let Some(event) = next.take() {
-            let fanout = match event {
-                Ok(fanout) => fanout,
-                Err(RecvError::Lagged(_)) => {
-                    self.flush().await?;
-                    return self.lagged().await;
-                }
-                Err(RecvError::Closed) => return Err(Stop::Close(ws::INTERNAL, "room closed")),
-            };
-            if fanout.resync {
-                self.flush().await?;
-                return self.request_welcome(Some(self.last_seq)).await;
-            }
-            let fresh = match fanout.seq {
-                Some(seq) if seq <= self.last_seq => false,
-                Some(seq) => {
-                    self.last_seq = seq;
-                    true
-                }
-                None => true,
-            };
-            if fresh {
-                self.feed(Message::Text(fanout.text)).await?;
-                written += 1;
-                self.broadcasts_sent += 1;
-                if self.broadcasts_sent % DELAY_SAMPLE == 1 {
-                    sampled.get_or_insert(fanout.at);
-                }
-            }
-            if written < MAX_WRITE_BATCH {
-                next = match self.events.try_recv() {
-                    Ok(fanout) => Some(Ok(fanout)),
-                    Err(TryRecvError::Empty) => None,
-                    Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
-                    Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
-                };
-            }
+    /// What the outlet woke the session for: a socket to drain, a lag, a reset room.
+    async fn signaled(&mut self, signals: Signals) -> Step {
+        if signals.room_closed {
+            return Err(Stop::Close(ws::INTERNAL, "room closed"));
         }
-        if written > 0 {
+        if signals.blocked {
             self.flush().await?;
         }
-        if let Some(at) = sampled {
-            let delay = node::clock::now().saturating_duration_since(at);
-            self.relay.metrics.fanout_delay.observe(delay.as_secs_f64());
+        if signals.lagged {
+            return self.lagged().await;
+        }
+        if signals.resync {
+            return self.request_welcome(Some(self.outlet.last_seq())).await;
         }
         Ok(())
     }
@@ -247,10 +208,10 @@ impl Session {
             return Err(Stop::Close(ws::POLICY, "too slow for this room"));
         }
         self.last_lag = Some(now);
-        self.request_welcome(Some(self.last_seq)).await
+        self.request_welcome(Some(self.outlet.last_seq())).await
     }
 
-    async fn receive(&mut self, message: Option<Result<Message, axum::Error>>) -> Step {
+    async fn receive(&mut self, message: Option<Result<Message, tungstenite::Error>>) -> Step {
         self.last_heard = node::clock::now();
         match message {
             None | Some(Ok(Message::Close(_))) => {
@@ -263,7 +224,9 @@ impl Session {
                 self.relay.metrics.reject("binary");
                 Err(Stop::Close(ws::UNSUPPORTED_DATA, "text frames only"))
             }
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
+            // tungstenite queued the pong; the flush sends it.
+            Some(Ok(Message::Ping(_))) => self.flush().await,
+            Some(Ok(Message::Pong(_) | Message::Frame(_))) => Ok(()),
             Some(Err(error)) => Err(read_error(error)),
         }
     }
@@ -350,9 +313,11 @@ impl Session {
         let command = Command::Welcome {
             claims: self.claims.clone(),
             since,
+            outlet: self.outlet.clone(),
             reply,
         };
-        self.resyncing = true;
+        // No event until the welcome: it holds them.
+        self.outlet.pause();
         self.ask(command, async move {
             answer.await.map_or(Answer::Gone, Answer::Welcome)
         })
@@ -373,19 +338,10 @@ impl Session {
 
     async fn send_direct(&mut self, frame: &ServerFrame) -> Step {
         self.relay.metrics.sent(kind(frame), 1);
-        self.send(Message::Text(encode_server(frame).into())).await
-    }
-
-    async fn send(&mut self, message: Message) -> Step {
-        self.feed(message).await?;
-        self.flush().await
-    }
-
-    /// Queues `message` in the socket's write buffer (written by the next flush, or sooner
-    /// when the buffer fills).
-    async fn feed(&mut self, message: Message) -> Step {
+        let message = Message::Text(encode_server(frame).into());
         let fed = tokio::time::timeout(SEND_TIMEOUT, self.socket.feed(message)).await;
-        self.sent_in_time(fed)
+        self.sent_in_time(fed)?;
+        self.flush().await
     }
 
     async fn flush(&mut self) -> Step {
@@ -395,7 +351,7 @@ impl Session {
 
     fn sent_in_time(
         &self,
-        outcome: Result<Result<(), axum::Error>, tokio::time::error::Elapsed>,
+        outcome: Result<Result<(), tungstenite::Error>, tokio::time::error::Elapsed>,
     ) -> Step {
         match outcome {
             Ok(Ok(())) => Ok(()),
@@ -415,19 +371,15 @@ impl Session {
 
 /// A read error: a message over the size bound closes with 1009, a protocol violation with
 /// 1002; anything else means the connection is gone.
-fn read_error(error: axum::Error) -> Stop {
-    match error
-        .into_inner()
-        .downcast::<tungstenite::Error>()
-        .map(|e| *e)
-    {
-        Ok(tungstenite::Error::Capacity(_)) => Stop::Close(ws::TOO_BIG, "message too big"),
+fn read_error(error: tungstenite::Error) -> Stop {
+    match error {
+        tungstenite::Error::Capacity(_) => Stop::Close(ws::TOO_BIG, "message too big"),
         // The peer vanished without a close frame (tab closed, network gone): nobody is left
         // to read a close, so drop the connection rather than count a protocol error.
-        Ok(tungstenite::Error::Protocol(
+        tungstenite::Error::Protocol(
             tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
-        )) => Stop::Drop,
-        Ok(tungstenite::Error::Protocol(_) | tungstenite::Error::Utf8(_)) => {
+        ) => Stop::Drop,
+        tungstenite::Error::Protocol(_) | tungstenite::Error::Utf8(_) => {
             Stop::Close(1002, "protocol error")
         }
         _ => Stop::Drop,
@@ -485,21 +437,15 @@ mod tests {
                 size: 10,
                 max_size: 5,
             });
-        assert!(matches!(
-            read_error(axum::Error::new(capacity)),
-            Stop::Close(1009, _)
-        ));
+        assert!(matches!(read_error(capacity), Stop::Close(1009, _)));
         let io = tungstenite::Error::Io(std::io::Error::other("reset"));
-        assert!(matches!(read_error(axum::Error::new(io)), Stop::Drop));
+        assert!(matches!(read_error(io), Stop::Drop));
         let vanished = tungstenite::Error::Protocol(
             tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
         );
-        assert!(matches!(read_error(axum::Error::new(vanished)), Stop::Drop));
+        assert!(matches!(read_error(vanished), Stop::Drop));
         let junk =
             tungstenite::Error::Protocol(tungstenite::error::ProtocolError::NonZeroReservedBits);
-        assert!(matches!(
-            read_error(axum::Error::new(junk)),
-            Stop::Close(1002, _)
-        ));
+        assert!(matches!(read_error(junk), Stop::Close(1002, _)));
     }
 }

@@ -9,13 +9,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::extract::{Query, Request, State};
+use axum::response::{IntoResponse as _, Response};
 use chat_proto::token::{self, ChatClaims, ChatRole, TokenError};
+use futures_util::{SinkExt as _, StreamExt as _};
 use serde::Deserialize;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::Relay;
+use crate::fanout::SessionIo;
+
+mod upgrade;
+
+/// A session's WebSocket: tungstenite reads the socket and writes through the connection's
+/// outlet (`fanout::outlet`), where the room's fan-out writes too.
+pub(crate) type Socket = WebSocketStream<SessionIo>;
 
 /// 1001: the relay is shutting down (or the connection was idle).
 pub(crate) const GOING_AWAY: u16 = 1001;
@@ -39,12 +50,6 @@ pub(crate) const FLOOD: u16 = 4008;
 /// The read buffer of each connection. Client frames are at most a few KiB, and this buffer
 /// is allocated eagerly per connection, so it is kept small (tungstenite defaults to 128 KiB).
 const READ_BUFFER: usize = 4096;
-/// Frames queued in a connection's write buffer before they are written to the socket; a flush
-/// writes whatever is queued. The session queues every room event waiting for it and then
-/// flushes, so a busy room costs one write per batch instead of one per message (with 0, each
-/// frame was written at once). The buffer keeps its capacity, so an active connection holds up
-/// to this much more; idle ones nothing.
-const WRITE_BATCH_BYTES: usize = 8 * 1024;
 /// How long a close waits for the client's close frame, so the client reads ours before the
 /// socket goes.
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
@@ -101,9 +106,13 @@ impl Refused {
 /// The `/ws` handler.
 pub(crate) async fn upgrade(
     State(relay): State<Arc<Relay>>,
-    ws: WebSocketUpgrade,
     query: Result<Query<WsQuery>, QueryRejection>,
+    request: Request,
 ) -> Response {
+    let (response, upgrading) = match upgrade::accept(request) {
+        Ok(accepted) => accepted,
+        Err(refusal) => return refusal.into_response(),
+    };
     let admission = if relay.shutdown.is_triggered() {
         Err(Refused::Draining)
     } else {
@@ -119,22 +128,29 @@ pub(crate) async fn upgrade(
         })
     };
     let max = relay.chat.max_frame_bytes.saturating_mul(16);
+    // Frames tungstenite writes go straight to the outlet's queue (it buffers nothing).
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
     let tracker = relay.sessions.clone();
-    ws.read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BATCH_BYTES)
-        .max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |mut socket| {
-            tracker.track_future(async move {
-                match admission {
-                    Ok(admitted) => crate::session::run(socket, relay, admitted).await,
-                    Err(refused) => {
-                        relay.metrics.reject(refused_reason(&refused));
-                        close(&mut socket, &relay, refused.code(), &refused.to_string()).await;
-                    }
-                }
-            })
-        })
+    tokio::spawn(tracker.track_future(async move {
+        let Ok(io) = upgrading.await else {
+            return;
+        };
+        let (io, outlet) = SessionIo::new(hyper_util::rt::TokioIo::new(io));
+        let mut socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+        match admission {
+            Ok(admitted) => crate::session::run(socket, outlet, relay, admitted).await,
+            Err(refused) => {
+                relay.metrics.reject(refused_reason(&refused));
+                close(&mut socket, &relay, refused.code(), &refused.to_string()).await;
+                outlet.close();
+            }
+        }
+    }));
+    response
 }
 
 /// Checks the query and the token (§2.2, §3). Pure: time and the guest id come in.
@@ -188,19 +204,21 @@ pub(crate) fn admit(
 
 /// Sends a close frame with `code`, then waits briefly for the client's close so it reads
 /// ours before the connection ends.
-pub(crate) async fn close(socket: &mut WebSocket, relay: &Relay, code: u16, reason: &str) {
+pub(crate) async fn close(socket: &mut Socket, relay: &Relay, code: u16, reason: &str) {
     relay.metrics.closed(code);
     // Close reasons are at most 123 bytes.
     let reason: String = reason.chars().take(60).collect();
     let frame = CloseFrame {
-        code,
+        code: code.into(),
         reason: reason.into(),
     };
-    if socket.send(Message::Close(Some(frame))).await.is_err() {
+    // A client too slow for the room may not take even this: it is dropped after the linger.
+    let sent = tokio::time::timeout(CLOSE_LINGER, socket.send(Message::Close(Some(frame)))).await;
+    if !matches!(sent, Ok(Ok(()))) {
         return;
     }
     let linger = async {
-        while let Some(Ok(message)) = socket.recv().await {
+        while let Some(Ok(message)) = socket.next().await {
             if matches!(message, Message::Close(_)) {
                 break;
             }

@@ -8,6 +8,7 @@
 #                              [--sample 500] [--connect-rate 2000] [--rooms 100]
 #                              [--repeats 1] [--servers relay,peer] [--gifts]
 #                              [--gift-clients 64] [--gift-rooms 16] [--keep-tmp]
+#                              [--db-sync full|normal]
 #   LIVECDN_BIN=... CHAT_BENCH_BIN=... tools/bench/chat_fanout.sh   # skip the cargo build
 #
 # Builds the release binaries (honours CARGO_TARGET_DIR), installs the peer's `ws` with
@@ -22,7 +23,7 @@ repo="$(cd "$here/../.." && pwd)"
 cd "$repo"
 
 clients=10000 senders=4 rate=200 window=20 sample=500 connect_rate=2000 rooms=100
-repeats=1 servers="relay,peer" gifts=0 gift_clients=64 gift_rooms=16 keep_tmp=0
+repeats=1 servers="relay,peer" gifts=0 gift_clients=64 gift_rooms=16 keep_tmp=0 db_sync=full
 while [ $# -gt 0 ]; do
     case "$1" in
         --clients) clients="$2"; shift 2 ;;
@@ -38,6 +39,9 @@ while [ $# -gt 0 ]; do
         --gift-clients) gift_clients="$2"; shift 2 ;;
         --gift-rooms) gift_rooms="$2"; shift 2 ;;
         --keep-tmp) keep_tmp=1; shift ;;
+        # SQLite `synchronous` of the relay's chat log: full (the default, an fsync per commit)
+        # or normal (WAL without fsync per commit: survives kill -9, not power loss).
+        --db-sync) db_sync="$2"; shift 2 ;;
         *) echo "chat_fanout.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -123,7 +127,7 @@ connection_rate = 100000
 connection_burst = 100000
 idle_timeout = "10m"
 [database]
-url = "sqlite://$tmp/relay-$run_no.db"
+url = "sqlite://$tmp/relay-$run_no.db?synchronous=$db_sync"
 [gifts]
 demo_topup = true
 [[gifts.catalog]]
@@ -166,10 +170,27 @@ start_peer() {
 stop_server() {
     local kind="$1"
     if [ "$kind" = relay ]; then
-        # The relay's own view of the run: slow consumers, closes, refusals.
-        curl -fsS "$base/metrics" 2>/dev/null \
-            | grep -E '^livecdn_chat_(slow_consumers|ws_closes|rejected|rate_limited|log_errors)[a-z_]*[{ ]' \
-            | sed "s/^/  relay metric (run $run_no): /" >&2 || true
+        # The relay's own view of the run: slow consumers, closes, refusals, and where an
+        # event's delay goes inside it (sequencing -> durable, sequencing -> socket write).
+        curl -fsS "$base/metrics" >"$tmp/relay-$run_no.metrics" 2>/dev/null || true
+        grep -E '^livecdn_chat_(slow_consumers|ws_closes|rejected|rate_limited|log_errors)[a-z_]*[{ ]' \
+            "$tmp/relay-$run_no.metrics" | sed "s/^/  relay metric (run $run_no): /" >&2 || true
+        for h in durable_wait fanout_delay; do
+            awk -v h="livecdn_chat_${h}_seconds" -v run="$run_no" '
+                index($0, h "_bucket{le=") == 1 {
+                    le = $0; sub(/.*le="/, "", le); sub(/".*/, "", le); n++; les[n] = le; cs[n] = $NF
+                }
+                END {
+                    if (!n || cs[n] == 0) exit
+                    line = ""
+                    for (q = 1; q <= 3; q++) {
+                        p = (q == 1 ? 0.5 : q == 2 ? 0.9 : 0.99)
+                        for (i = 1; i <= n; i++) if (cs[i] >= p * cs[n]) break
+                        line = line sprintf(" p%d<=%ss", p * 100, les[i])
+                    }
+                    printf "  relay %s (run %s): %d events%s\n", h, run, cs[n], line
+                }' "$tmp/relay-$run_no.metrics" >&2
+        done
         local warnings
         warnings="$(grep -cE ' (WARN|ERROR) ' "$tmp/relay-$run_no.log" || true)"
         echo "  relay log (run $run_no): $warnings WARN/ERROR lines" >&2

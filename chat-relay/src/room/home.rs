@@ -33,6 +33,7 @@ mod moderate;
 
 use super::log::{self, ChatLog};
 use super::{Command, Fanout, Joined, RoomContext, RoomStats, Rooms, error_frame};
+use crate::fanout::Hub;
 use crate::gifts::{Committed, GiftBook};
 
 /// What is released once an event's seq is durable.
@@ -65,7 +66,7 @@ pub(crate) struct HomeRoom {
     gifts: GiftBook,
     /// Users who joined with a host token: bans against them are refused.
     hosts: HashSet<String>,
-    events: broadcast::Sender<Fanout>,
+    events: Hub,
     /// Federation frames (`sequenced`, `likes_total`, `viewers`), encoded once for all links.
     federation: broadcast::Sender<Utf8Bytes>,
     /// Subscribed federation links, with the client count each last reported.
@@ -92,7 +93,7 @@ impl HomeRoom {
         ctx: Arc<RoomContext>,
         stats: Arc<RoomStats>,
         rooms: Weak<Rooms>,
-        events: Option<broadcast::Sender<Fanout>>,
+        events: Option<Hub>,
     ) -> Result<Self, StoreError> {
         let chat = &ctx.chat;
         let last = ctx.store.last_chat_seq(&name).await?.unwrap_or(0);
@@ -141,7 +142,7 @@ impl HomeRoom {
             likes: DurableLikeTotal::new(chat.like_interval, likes_total),
             likes_written_tx,
             likes_written_rx,
-            events: events.unwrap_or_else(|| broadcast::channel(chat.fanout_buffer.max(1)).0),
+            events: events.unwrap_or_else(|| Hub::spawn(chat.fanout_buffer, ctx.metrics.clone())),
             federation: broadcast::channel(chat.fanout_buffer.max(1)).0,
             links: HashMap::new(),
             next_tick: now + chat.viewers_interval,
@@ -192,8 +193,12 @@ impl HomeRoom {
             Command::Welcome {
                 claims,
                 since,
+                outlet,
                 reply,
             } => {
+                // Everything durable goes out first, so the events after the welcome are
+                // exactly those released after it.
+                self.release_durable();
                 if claims.role == ChatRole::Host {
                     self.hosts.insert(claims.user_id.clone());
                 }
@@ -213,8 +218,9 @@ impl HomeRoom {
                     history,
                     resumed,
                 };
-                let events = self.events.subscribe();
-                let _ = reply.send(Joined { welcome, events });
+                self.ctx.metrics.sent("welcome", 1);
+                self.events.join(outlet, &welcome, durable);
+                let _ = reply.send(Joined { last_seq: durable });
             }
             Command::Frame {
                 claims,
@@ -401,6 +407,8 @@ impl HomeRoom {
     fn release(&mut self, held: Held) {
         match held {
             Held::Broadcast { event, kind, at } => {
+                let waited = node::clock::now().saturating_duration_since(at);
+                self.ctx.metrics.durable_wait.observe(waited.as_secs_f64());
                 let seq = event.seq;
                 let frame = ServerFrame::Event(event);
                 self.broadcast(&frame, kind, Some(seq), at);
@@ -425,7 +433,7 @@ impl HomeRoom {
             at,
             resync: false,
         };
-        let receivers = self.events.send(fanout).unwrap_or(0);
+        let receivers = self.events.send(fanout);
         self.ctx
             .metrics
             .sent(kind, u64::try_from(receivers).unwrap_or(u64::MAX));

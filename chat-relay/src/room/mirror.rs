@@ -18,7 +18,7 @@ use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use chat_proto::{ChatClaims, ClientFrame, LikeCoalescer, Resume, RoomMirror, ServerFrame};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 mod apply;
@@ -26,7 +26,8 @@ mod federated;
 
 pub(crate) use federated::Promoted;
 
-use super::{Command, Fanout, Joined, RoomContext, RoomStats, Rooms, Subscription};
+use super::{Command, Joined, RoomContext, RoomStats, Rooms, Subscription};
+use crate::fanout::{Hub, Outlet};
 use crate::federation::{LinkEvent, LinkHandle, LookupError, RoomHome};
 
 /// A room mirrored from its home relay.
@@ -38,7 +39,7 @@ pub(crate) struct MirrorRoom {
     rooms: Weak<Rooms>,
     mirror: RoomMirror,
     likes: LikeCoalescer,
-    events: broadcast::Sender<Fanout>,
+    events: Hub,
     link: LinkHandle,
     link_events: Option<mpsc::Receiver<LinkEvent>>,
     up: bool,
@@ -70,7 +71,7 @@ impl MirrorRoom {
         Self {
             mirror: RoomMirror::new(chat.room_config()),
             likes: LikeCoalescer::new(chat.like_interval, 0),
-            events: broadcast::channel(chat.fanout_buffer.max(1)).0,
+            events: Hub::spawn(chat.fanout_buffer, ctx.metrics.clone()),
             link,
             link_events: Some(link_events),
             up: false,
@@ -124,8 +125,9 @@ impl MirrorRoom {
             Command::Welcome {
                 claims,
                 since,
+                outlet,
                 reply,
-            } => self.welcome(claims, since, reply),
+            } => self.welcome(claims, since, outlet, reply),
             Command::Frame {
                 claims,
                 frame,
@@ -140,7 +142,13 @@ impl MirrorRoom {
         }
     }
 
-    fn welcome(&mut self, claims: ChatClaims, since: Option<u64>, reply: oneshot::Sender<Joined>) {
+    fn welcome(
+        &mut self,
+        claims: ChatClaims,
+        since: Option<u64>,
+        outlet: Arc<Outlet>,
+        reply: oneshot::Sender<Joined>,
+    ) {
         let (history, resumed) = match since.map(|after| self.mirror.resume(after)) {
             None => (self.mirror.welcome_history(), false),
             Some(Resume::Missed(events)) => (events, true),
@@ -154,8 +162,10 @@ impl MirrorRoom {
             history,
             resumed,
         };
-        let events = self.events.subscribe();
-        let _ = reply.send(Joined { welcome, events });
+        let last_seq = self.mirror.last_seq();
+        self.ctx.metrics.sent("welcome", 1);
+        self.events.join(outlet, &welcome, last_seq);
+        let _ = reply.send(Joined { last_seq });
     }
 
     fn frame(

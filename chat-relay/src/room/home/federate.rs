@@ -75,7 +75,7 @@ impl HomeRoom {
     /// After a promotion from mirror: every session asks for a new `welcome` from its last
     /// seq, answered from the history restored from the database.
     pub(crate) fn resync_sessions(&self, now: Instant) {
-        let _ = self.events.send(Fanout {
+        self.events.send(Fanout {
             text: Utf8Bytes::from_static(""),
             seq: None,
             at: now,

@@ -67,7 +67,7 @@ impl MirrorRoom {
                         .store(self.mirror.last_seq(), Ordering::Relaxed);
                     let text = axum::extract::ws::Utf8Bytes::from_static("");
                     let at = node::clock::now();
-                    let _ = self.events.send(Fanout {
+                    self.events.send(Fanout {
                         text,
                         seq: None,
                         at,
@@ -93,7 +93,7 @@ impl MirrorRoom {
             at,
             resync: false,
         };
-        let receivers = self.events.send(fanout).unwrap_or(0);
+        let receivers = self.events.send(fanout);
         self.ctx
             .metrics
             .sent(kind, u64::try_from(receivers).unwrap_or(u64::MAX));

@@ -6,12 +6,13 @@ use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use chat_proto::FederationFrame;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 use super::MirrorRoom;
+use crate::fanout::Hub;
 use crate::federation::{LinkEvent, LookupError, RoomHome};
 use crate::room::home::HomeRoom;
-use crate::room::{Command, Fanout, RoomContext, RoomStats, Rooms};
+use crate::room::{Command, RoomContext, RoomStats, Rooms};
 
 /// A mirror whose home became this relay: the room's task continues as its home, keeping
 /// its command queue and its sessions' broadcast.
@@ -21,7 +22,7 @@ pub(crate) struct Promoted {
     ctx: Arc<RoomContext>,
     stats: Arc<RoomStats>,
     rooms: Weak<Rooms>,
-    events: broadcast::Sender<Fanout>,
+    events: Hub,
     commands: mpsc::Receiver<Command>,
     held: Vec<Command>,
 }
