@@ -373,8 +373,7 @@ async fn streams_and_keys_are_managed_and_stored_hashed() {
 
 #[tokio::test]
 async fn streams_and_keys_on_postgresql() {
-    let Some(pg) = store::testing::PgServer::start().await.unwrap() else {
-        eprintln!("skipping: PostgreSQL is not installed");
+    let Some(pg) = support::postgres().await else {
         return;
     };
     let cp = ControlPlane::start(Some(pg.url().to_owned())).await;

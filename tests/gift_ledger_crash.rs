@@ -70,19 +70,8 @@ async fn gifts_survive_a_killed_relay_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gifts_survive_a_killed_relay_on_postgresql() {
     let _serial = SERIAL.lock().await;
-    let pg = match store::testing::PgServer::start().await {
-        Ok(Some(pg)) => pg,
-        Ok(None) => {
-            eprintln!(
-                "skipping: PostgreSQL is not installed (LIVECDN_REQUIRE_TOOLS=1 fails instead)"
-            );
-            return;
-        }
-        Err(error) if std::env::var_os(store::testing::ENV_REQUIRE_TOOLS).is_none() => {
-            eprintln!("skipping: PostgreSQL did not start: {error}");
-            return;
-        }
-        Err(error) => panic!("PostgreSQL did not start: {error}"),
+    let Some(pg) = support::postgres().await else {
+        return;
     };
     let url = pg.create_database("gift_ledger_crash").await.unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -345,6 +345,26 @@ pub fn require_tool(tool: &str) -> bool {
     found
 }
 
+/// A throwaway PostgreSQL server for a test (`store::testing::PgServer`), or `None` when
+/// PostgreSQL is not installed or does not start: the test then skips, unless
+/// `LIVECDN_REQUIRE_TOOLS=1` (CI), where it fails.
+pub async fn postgres() -> Option<store::testing::PgServer> {
+    let required = std::env::var(store::testing::ENV_REQUIRE_TOOLS).is_ok_and(|v| v == "1");
+    match store::testing::PgServer::start().await {
+        Ok(Some(pg)) => Some(pg),
+        Ok(None) => {
+            assert!(!required, "PostgreSQL is required but not installed");
+            eprintln!("skipping: PostgreSQL is not installed");
+            None
+        }
+        Err(error) => {
+            assert!(!required, "PostgreSQL did not start: {error}");
+            eprintln!("skipping: PostgreSQL did not start: {error}");
+            None
+        }
+    }
+}
+
 /// A temp dir holding a development CA and a certificate per node of `nodes`
 /// (`livecdn certs --out DIR --node N…`: `ca.pem`, `N.pem`, `N.key`).
 pub fn node_certs(nodes: &[&str]) -> tempfile::TempDir {
