@@ -78,38 +78,40 @@ pub(crate) async fn serve<I>(
     }
 }
 
+/// Runs a hyper connection until it ends, or, once `shutdown` triggers, until its requests in
+/// flight are answered. A macro, not a function: hyper's upgradeable HTTP/1 connection and
+/// `hyper_util`'s auto connection share no trait with `graceful_shutdown`.
+macro_rules! until_drained {
+    ($connection:expr, $shutdown:expr) => {{
+        let connection = $connection;
+        let mut connection = std::pin::pin!(connection);
+        let result = tokio::select! {
+            result = connection.as_mut() => result,
+            () = $shutdown.triggered() => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        };
+        result.map_err(|error| error.to_string())
+    }};
+}
+
 async fn http1<I>(io: TokioIo<I>, service: PeerService, shutdown: &Shutdown) -> Result<(), String>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let connection = hyper::server::conn::http1::Builder::new()
-        .serve_connection(io, service)
-        .with_upgrades();
-    let mut connection = std::pin::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        () = shutdown.triggered() => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
-    };
-    result.map_err(|error| error.to_string())
+    let builder = hyper::server::conn::http1::Builder::new();
+    until_drained!(
+        builder.serve_connection(io, service).with_upgrades(),
+        shutdown
+    )
 }
 
 async fn http2<I>(io: TokioIo<I>, service: PeerService, shutdown: &Shutdown) -> Result<(), String>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let connection = http2_builder().serve_connection(io, service);
-    let mut connection = std::pin::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        () = shutdown.triggered() => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
-    };
-    result.map_err(|error| error.to_string())
+    until_drained!(http2_builder().serve_connection(io, service), shutdown)
 }
 
 async fn sniffed<I>(io: TokioIo<I>, service: PeerService, shutdown: &Shutdown) -> Result<(), String>
@@ -117,16 +119,10 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    let connection = builder.serve_connection_with_upgrades(io, service);
-    let mut connection = std::pin::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        () = shutdown.triggered() => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
-    };
-    result.map_err(|error| error.to_string())
+    until_drained!(
+        builder.serve_connection_with_upgrades(io, service),
+        shutdown
+    )
 }
 
 fn http2_builder() -> hyper::server::conn::http2::Builder<TokioExecutor> {
