@@ -55,3 +55,6 @@ pub(crate) async fn accept_loop(
     drop(listener);
     while sessions.join_next().await.is_some() {}
 }
+
+#[cfg(test)]
+mod tests;

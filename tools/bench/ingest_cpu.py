@@ -33,6 +33,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 NGINX_RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 DELAY_METRIC = "livecdn_origin_part_delay_seconds"
+# The server name of a second livecdn build measured in the same run (--baseline).
+BASELINE = "livecdn-before"
 
 # ---------------------------------------------------------------------------------------------
 # Processes we start: tracked by PID, stopped by PID, on exit and on SIGINT/SIGTERM/SIGHUP.
@@ -347,8 +349,10 @@ def measure(server: str, n: int, args, inp: Path, tmp: Path, rep: int) -> Result
     tag = f"{server}-{n}-{rep}"
     load_before = loadavg1()
     notes: list[str] = []
-    if server == "livecdn":
-        proc, urls, http, log = start_livecdn(args.livecdn, tmp, n, tag)
+    is_livecdn = server != "nginx"
+    if is_livecdn:
+        binary = args.baseline if server == BASELINE else args.livecdn
+        proc, urls, http, log = start_livecdn(binary, tmp, n, tag)
     else:
         proc, urls, hls, log = start_nginx(tmp, n, tag)
     pubs = start_publishers(inp, urls, tmp, tag)
@@ -356,7 +360,7 @@ def measure(server: str, n: int, args, inp: Path, tmp: Path, rep: int) -> Result
         time.sleep(args.warmup)
         pids = lambda: [proc.pid] + (children(proc.pid) if server == "nginx" else [])  # noqa: E731
         before_metrics = None
-        if server == "livecdn":
+        if is_livecdn:
             _, text = http_get(f"http://127.0.0.1:{http}/metrics")
             before_metrics = histogram(parse_metrics(text), DELAY_METRIC)
         pids0 = pids()
@@ -387,7 +391,7 @@ def measure(server: str, n: int, args, inp: Path, tmp: Path, rep: int) -> Result
         alive = sum(1 for p in pubs if p.poll() is None)
         log_bytes = log.stat().st_size if log.exists() else 0
         delay = None
-        if server == "livecdn":
+        if is_livecdn:
             _, text = http_get(f"http://127.0.0.1:{http}/metrics")
             samples = parse_metrics(text)
             delay = hist_delta(histogram(samples, DELAY_METRIC), before_metrics)
@@ -422,7 +426,7 @@ def measure(server: str, n: int, args, inp: Path, tmp: Path, rep: int) -> Result
     with open(log, "rb") as f:
         text = f.read(log_bytes).decode("utf-8", "replace")
     text = re.sub(r"\x1b\[[0-9;]*m", "", text)
-    if server == "livecdn":
+    if is_livecdn:
         bad_lines = [l for l in text.splitlines() if re.search(r"\b(WARN|ERROR)\b", l)]
     else:
         bad_lines = [l for l in text.splitlines() if re.search(r"\[(warn|error|crit|alert|emerg)\]", l)]
@@ -463,6 +467,8 @@ def fmt_ms(x: float | None) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--livecdn", default="target/release/livecdn", help="livecdn binary")
+    ap.add_argument("--baseline", help="another livecdn binary (e.g. the build before a change), "
+                    "measured in the same run as 'livecdn-before' and reported against the same nginx")
     ap.add_argument("--streams", default="1,10,20", help="comma-separated stream counts")
     ap.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
     ap.add_argument("--window", type=float, default=20.0, help="measurement window, seconds")
@@ -476,6 +482,9 @@ def main() -> int:
     ap.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (logs, HLS output)")
     args = ap.parse_args()
     counts = [int(x) for x in args.streams.split(",") if x.strip()]
+    if args.baseline and not os.path.exists(args.baseline):
+        print(f"no livecdn binary at {args.baseline}", file=sys.stderr)
+        return 2
     if not os.path.exists(args.livecdn):
         print(f"no livecdn binary at {args.livecdn}", file=sys.stderr)
         return 2
@@ -495,12 +504,13 @@ def main() -> int:
         for rep in range(args.repeats):
             load = wait_quiet(args.max_load, args.max_wait)
             # Alternate the order between repeats so neither server always goes first.
-            order = ("livecdn", "nginx") if rep % 2 == 0 else ("nginx", "livecdn")
+            servers = ("livecdn", "nginx") + ((BASELINE,) if args.baseline else ())
+            order = servers if rep % 2 == 0 else tuple(reversed(servers))
             for server in order:
                 r = measure(server, n, args, inp, tmp, rep)
                 results.setdefault((server, n), []).append(r)
                 print(
-                    f"N={n:<3} rep={rep} {server:<8} cpu={r.cpu_pct:6.1f}%  "
+                    f"N={n:<3} rep={rep} {server:<14} cpu={r.cpu_pct:6.1f}%  "
                     f"rss={r.rss_end_kib / 1024:7.1f} MiB (start {r.rss_start_kib / 1024:.1f})  "
                     f"machine busy={r.machine_busy_pct:5.1f}% (of one core; {os.cpu_count()} cores)  "
                     f"load1 before={r.load_before:.2f} (waited to {load:.2f})  "
@@ -532,6 +542,19 @@ def main() -> int:
             f"{med('nginx', n, lambda r: r.rss_end_kib) / 1024:.1f} | "
             f"{med('livecdn', n, lambda r: r.machine_busy_pct):.0f} / {med('nginx', n, lambda r: r.machine_busy_pct):.0f} |"
         )
+    if args.baseline:
+        print()
+        print(f"Same run, the baseline build ({args.baseline}) against the same nginx runs:")
+        print("| streams | before CPU % | after CPU % | nginx-rtmp CPU % | ratio before/nginx | ratio after/nginx | after/before |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
+        for n in counts:
+            b = med(BASELINE, n, lambda r: r.cpu_pct)
+            a = med("livecdn", n, lambda r: r.cpu_pct)
+            ng = med("nginx", n, lambda r: r.cpu_pct)
+            print(
+                f"| {n} | {b:.2f} | {a:.2f} | {ng:.2f} | {b / ng if ng else float('inf'):.2f} | "
+                f"{a / ng if ng else float('inf'):.2f} | {a / b if b else float('inf'):.2f} |"
+            )
     print()
     print(f"livecdn part delay ({DELAY_METRIC}, parts completed inside the window, all runs pooled;")
     print("p50/p99 interpolated linearly inside buckets 0.5/1/2/5/10 ms, like histogram_quantile)")

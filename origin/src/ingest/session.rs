@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use node::redact::Redacted;
@@ -103,6 +104,17 @@ impl Connection {
         let mut session = ServerSession::new(ServerConfig::default(), seed);
         let mut buffer = vec![0u8; READ_BUFFER];
         let started = node::clock::now();
+        let mut last_read = started;
+        // One timer and one shutdown registration for the whole connection: a `timeout` around
+        // every read put an entry into tokio's timer wheel and took it out again about a
+        // hundred times a second per publisher. The timer only moves when it fires early
+        // (reads arrived since it was set) or when the deadline comes closer (publish).
+        let deadline = tokio::time::sleep_until(tokio::time::Instant::from_std(
+            started + self.ctx.handshake_timeout,
+        ));
+        tokio::pin!(deadline);
+        let stopping = shutdown.triggered();
+        tokio::pin!(stopping);
         loop {
             // Drain rule: after every input, drain events and bytes until both are empty.
             loop {
@@ -123,30 +135,48 @@ impl Connection {
                 writer.shutdown().await.ok();
                 return Ok(());
             }
-            let timeout = if self.publication.is_some() {
-                self.ctx.idle_timeout
-            } else {
-                self.ctx
-                    .handshake_timeout
-                    .saturating_sub(node::clock::now().duration_since(started))
-            };
+            let due = tokio::time::Instant::from_std(self.due(started, last_read));
+            if due < deadline.deadline() {
+                deadline.as_mut().reset(due);
+            }
             let read = tokio::select! {
-                read = tokio::time::timeout(timeout, reader.read(&mut buffer)) => read,
-                () = shutdown.triggered() => return Ok(()),
+                read = reader.read(&mut buffer) => read,
+                () = &mut deadline => {
+                    let due = tokio::time::Instant::from_std(self.due(started, last_read));
+                    if tokio::time::Instant::from_std(node::clock::now()) < due {
+                        deadline.as_mut().reset(due);
+                        continue;
+                    }
+                    return Err(if self.publication.is_some() {
+                        SessionEnd::Idle
+                    } else {
+                        SessionEnd::HandshakeTimeout
+                    });
+                }
+                () = &mut stopping => return Ok(()),
             };
             match read {
-                Ok(Ok(0)) => session.handle_eof(),
-                Ok(Ok(n)) => {
+                Ok(0) => session.handle_eof(),
+                Ok(n) => {
                     let read_at = node::clock::now();
+                    last_read = read_at;
                     if let Some(publication) = &mut self.publication {
                         publication.note_received(n, read_at);
                     }
                     session.handle_input(&buffer[..n])?;
                 }
-                Ok(Err(error)) => return Err(error.into()),
-                Err(_) if self.publication.is_some() => return Err(SessionEnd::Idle),
-                Err(_) => return Err(SessionEnd::HandshakeTimeout),
+                Err(error) => return Err(error.into()),
             }
+        }
+    }
+
+    /// When the connection times out: `idle_timeout` after the last read while publishing,
+    /// else `handshake_timeout` after it opened (also once a publish ended).
+    fn due(&self, started: Instant, last_read: Instant) -> Instant {
+        if self.publication.is_some() {
+            last_read + self.ctx.idle_timeout
+        } else {
+            started + self.ctx.handshake_timeout
         }
     }
 

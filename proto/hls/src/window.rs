@@ -199,6 +199,7 @@ impl PartWindow {
             self.close_open_segment();
         }
         self.release_retired();
+        self.share_built_segments();
         Ok(())
     }
 
@@ -335,7 +336,7 @@ impl PartWindow {
 
     /// Bytes of closed segment `msn`, listed or evicted but not yet released.
     pub fn segment(&self, msn: u64) -> Option<Bytes> {
-        self.served_segment(msn)?.bytes.clone()
+        self.served_segment(msn)?.bytes()
     }
 
     /// msn of the oldest segment still served (listed or retired).
@@ -365,6 +366,17 @@ impl PartWindow {
         match offset.checked_sub(self.retired.len()) {
             None => self.retired.get(offset).map(|(s, _)| s),
             Some(listed) => self.segments.get(listed),
+        }
+    }
+
+    /// Segments built by a request since the last change give their buffer to their parts
+    /// (see `Segment::share_bytes`): a few flag checks per part.
+    fn share_built_segments(&mut self) {
+        for segment in self.retired.iter_mut().map(|(s, _)| s) {
+            segment.share_bytes();
+        }
+        for segment in &mut self.segments {
+            segment.share_bytes();
         }
     }
 

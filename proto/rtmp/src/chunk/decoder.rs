@@ -10,6 +10,9 @@ use super::{
 };
 use crate::message::type_id;
 
+/// Largest buffer reserved up front for one message; a longer one grows as it arrives.
+pub(super) const PREALLOCATE_LIMIT: usize = 1024 * 1024;
+
 /// Reassembles messages from an incoming chunk stream.
 ///
 /// Call [`handle_input`](Self::handle_input) with bytes as they arrive, then
@@ -147,7 +150,12 @@ impl ChunkDecoder {
                 self.pending -= u64::from(state.length);
             }
             start_message(state, &h);
-            state.partial = Some(BytesMut::with_capacity(chunk_len));
+            // Room for the whole message at once: growing chunk by chunk copied a large
+            // frame several times over. Declared lengths are already bounded (MAX_PENDING_BYTES);
+            // capping the reservation keeps a lying header from reserving more than the bytes
+            // it may still send would need.
+            let reserve = (state.length as usize).min(PREALLOCATE_LIMIT);
+            state.partial = Some(BytesMut::with_capacity(reserve));
             self.pending += u64::from(state.length);
         }
         let Some(partial) = state.partial.as_mut() else {

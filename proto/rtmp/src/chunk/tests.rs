@@ -224,6 +224,41 @@ fn zero_length_messages() {
     assert_eq!(decode_all(&out).unwrap(), vec![m]);
 }
 
+/// Messages above the up-front reservation grow as their chunks arrive; both paths reassemble
+/// the same bytes, however the input is sliced.
+#[test]
+fn messages_around_the_preallocation_limit_roundtrip() {
+    let sizes = [
+        decoder::PREALLOCATE_LIMIT - 1,
+        decoder::PREALLOCATE_LIMIT,
+        decoder::PREALLOCATE_LIMIT + 4097,
+    ];
+    let messages: Vec<Message> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| {
+            let payload: Vec<u8> = (0..len).map(|b| (b * 7 + i) as u8).collect();
+            msg(6, 40 * i as u32, type_id::VIDEO, 1, &payload)
+        })
+        .collect();
+    let mut enc = ChunkEncoder::new();
+    let mut out = BytesMut::new();
+    enc.encode(&message::set_chunk_size(4096), &mut out)
+        .unwrap();
+    enc.set_chunk_size(4096).unwrap();
+    for m in &messages {
+        enc.encode(m, &mut out).unwrap();
+    }
+    for slice in [out.len(), 65_536, 4_000, 8] {
+        let mut dec = ChunkDecoder::new();
+        for piece in out.chunks(slice) {
+            dec.handle_input(piece).unwrap();
+        }
+        let got: Vec<Message> = std::iter::from_fn(|| dec.poll_message()).skip(1).collect();
+        assert_eq!(got, messages, "input in slices of {slice} bytes");
+    }
+}
+
 fn arb_message() -> impl Strategy<Value = Message> {
     (
         prop_oneof![2u32..10, 60u32..70, 315u32..325, Just(65_599u32)],
