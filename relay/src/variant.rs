@@ -14,7 +14,7 @@ pub(crate) fn describe(window: &RelayWindow) -> Option<VariantInfo> {
     let (mut peak, mut total_bits, mut total_seconds) = (0u64, 0f64, 0f64);
     let last = part_window.last_closed_msn()?;
     for msn in part_window.media_sequence()..=last {
-        let Some(segment) = part_window.segment(msn) else {
+        let Some(len) = part_window.segment_len(msn) else {
             continue;
         };
         let seconds: f64 = (0..)
@@ -22,7 +22,7 @@ pub(crate) fn describe(window: &RelayWindow) -> Option<VariantInfo> {
             .map(|part| part.meta.duration.as_secs_f64())
             .sum();
         if seconds > 0.0 {
-            let bits = segment.len() as f64 * 8.0;
+            let bits = len as f64 * 8.0;
             peak = peak.max((bits / seconds) as u64);
             total_bits += bits;
             total_seconds += seconds;

@@ -339,6 +339,15 @@ impl PartWindow {
         self.served_segment(msn)?.bytes()
     }
 
+    /// Size in bytes of closed segment `msn` (the sum of its parts), without building its
+    /// bytes: for bitrates, which need no segment buffer.
+    pub fn segment_len(&self, msn: u64) -> Option<usize> {
+        let segment = self.served_segment(msn)?;
+        segment
+            .is_closed()
+            .then(|| segment.parts.iter().map(|p| p.data.len()).sum())
+    }
+
     /// msn of the oldest segment still served (listed or retired).
     pub fn oldest_served_msn(&self) -> Option<u64> {
         self.retired

@@ -32,6 +32,7 @@ fn parts_open_and_close_segments() {
         ]
     );
     assert_eq!(w.segment(0), None, "open segments are not served whole");
+    assert_eq!(w.segment_len(0), None, "nor measured");
     assert_eq!(w.part(0, 1).as_deref(), Some(&b"[0.1]"[..]));
     feed.parts_ending(&mut w, 1);
     assert_eq!(
@@ -41,6 +42,7 @@ fn parts_open_and_close_segments() {
             WindowEvent::SegmentClosed { msn: 0 }
         ]
     );
+    assert_eq!(w.segment_len(0), Some(15), "measured before it is built");
     assert_eq!(w.segment(0).as_deref(), Some(&b"[0.0][0.1][0.2]"[..]));
     assert_eq!(w.last_part(), Some(PartPosition { msn: 0, index: 2 }));
     assert_eq!(w.next_part(), Some(PartPosition { msn: 1, index: 0 }));
