@@ -148,7 +148,9 @@ async fn obs_publish_is_packaged_probed_checked_and_unpublished() {
             "{expected}:\n{multivariant}"
         );
     }
-    // A keyframe every 30 frames makes every segment 1 s of media, cut into parts.
+    // A keyframe every 30 frames makes every segment 1 s of media, cut into parts. OBS
+    // stamps these GOPs 999 ms apart: the first segment once ran to 2 s, which raised the
+    // target duration for the whole stream.
     let media = reqwest::get(origin.media_playlist())
         .await
         .unwrap()
@@ -156,11 +158,20 @@ async fn obs_publish_is_packaged_probed_checked_and_unpublished() {
         .await
         .unwrap();
     assert!(media.contains("#EXT-X-TARGETDURATION:1\n"), "{media}");
-    assert!(media.contains("#EXTINF:1.00000,\nseg1.m4s"), "{media}");
+    let durations: Vec<f64> = media
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .map(|d| d.trim_end_matches(',').parse().unwrap())
+        .collect();
+    assert!(
+        durations.len() >= 3 && durations.iter().all(|d| (0.99..=1.01).contains(d)),
+        "{media}"
+    );
     assert!(media.contains(",INDEPENDENT=YES"), "{media}");
     assert!(media.contains("#EXT-X-PRELOAD-HINT:TYPE=PART"), "{media}");
 
-    // ffprobe reads init + two segments: H.264 640x360 and AAC, monotonic DTS, PTS >= DTS.
+    // ffprobe reads init + two segments: H.264 High 640x360 and AAC, monotonic DTS,
+    // PTS >= DTS, and B-frames reordering presentation.
     let probe = probe_segments(&origin, &["init.mp4", "seg1.m4s", "seg2.m4s"]).await;
     let streams = probe["streams"].as_array().unwrap();
     let video = streams
@@ -176,6 +187,7 @@ async fn obs_publish_is_packaged_probed_checked_and_unpublished() {
         (Some("h264"), Some(640), Some(360)),
         "{video}"
     );
+    assert_eq!(video["profile"], "High", "{video}");
     let audio = streams
         .iter()
         .find(|s| s["codec_type"] == "audio")
@@ -210,6 +222,12 @@ async fn obs_publish_is_packaged_probed_checked_and_unpublished() {
             packets.iter().all(|(dts, pts)| pts >= dts),
             "stream {index}: PTS < DTS"
         );
+        if index == 0 {
+            assert!(
+                packets.windows(2).any(|w| w[1].1 < w[0].1),
+                "B-frames reorder presentation"
+            );
+        }
     }
 
     // The independent checker (Python m3u8) agrees with the playlists.
@@ -240,6 +258,7 @@ async fn obs_publish_is_packaged_probed_checked_and_unpublished() {
         1.0
     );
     let log = origin.process.stderr();
+    assert!(!log.contains("outgrew EXT-X-TARGETDURATION"), "{log}");
     assert!(log.contains("rtmp connect app=live"), "{log}");
     assert!(
         log.contains("encoder=\"obs-output module (libobs version"),

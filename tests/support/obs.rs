@@ -125,8 +125,9 @@ fn display_in_use(display: u32) -> bool {
         .map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists())
 }
 
-/// What OBS streams: a 640x360 30 fps color source, H.264 from x264 with a keyframe every
-/// second, and AAC (silence: the scene has no audio source, OBS still encodes its mix).
+/// What OBS streams: a 640x360 30 fps color source, H.264 from x264 at OBS's default preset
+/// (veryfast: High profile with B-frames) with a keyframe every second, and AAC (silence:
+/// the scene has no audio source, OBS still encodes its mix).
 pub struct Obs {
     child: Spawned,
     dir: tempfile::TempDir,
@@ -224,12 +225,13 @@ fn write_config(root: &Path, server: &str, key: &str) {
     );
     std::fs::write(root.join("global.ini"), global).expect("global.ini");
     // Simple output mode has no keyframe-interval field: x264's own options set a 1 s GOP
-    // (30 frames at 30 fps), which makes the origin's segments 1 s long. Reconnect is off so
-    // that a dropped connection shows as a stall, not as a silent second publish.
+    // (30 frames at 30 fps), which makes the origin's segments 1 s long. The preset is OBS's
+    // default, so B-frames and their composition offsets flow as hosts send them. Reconnect
+    // is off so that a dropped connection shows as a stall, not as a silent second publish.
     let basic = format!(
         "[General]\nName={NAME}\n\n\
          [Output]\nMode=Simple\nReconnect=false\n\n\
-         [SimpleOutput]\nStreamEncoder=x264\nVBitrate=600\nABitrate=96\nPreset=ultrafast\n\
+         [SimpleOutput]\nStreamEncoder=x264\nVBitrate=600\nABitrate=96\nPreset=veryfast\n\
          UseAdvanced=true\nx264Settings=keyint=30 min-keyint=30 scenecut=0\n\n\
          [Video]\nBaseCX=640\nBaseCY=360\nOutputCX=640\nOutputCY=360\nFPSType=1\nFPSInt=30\n\n\
          [Audio]\nSampleRate=48000\nChannelSetup=Stereo\n"
