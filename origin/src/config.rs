@@ -106,8 +106,8 @@ pub struct PackagingSection {
         deserialize_with = "part_target"
     )]
     pub part_target: Duration,
-    /// A segment closes at the first keyframe at or after this much media. Duration.
-    /// Default: `"1s"`.
+    /// A segment closes at the first keyframe at or after this much media (within half a
+    /// frame: millisecond stamps can put a 1 s GOP at 999 ms). Duration. Default: `"1s"`.
     #[serde(with = "humantime_serde")]
     pub segment_target: Duration,
     /// Closed segments kept in the sliding window (and listed in media playlists), 3 to 60.

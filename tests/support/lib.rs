@@ -1,6 +1,7 @@
 //! Helpers for black-box tests: start the real `livecdn` binary, talk to it over loopback,
 //! stop it by PID. Every process a test starts is killed when its [`Process`] drops.
 
+pub mod obs;
 pub mod static_files;
 
 use std::net::{SocketAddr, TcpListener};
@@ -334,7 +335,13 @@ impl Drop for Spawned {
 /// Whether `tool` (run as `tool -version`) is installed; without it the calling test skips
 /// (prints why), unless `LIVECDN_REQUIRE_TOOLS` is set (CI), where it fails instead.
 pub fn require_tool(tool: &str) -> bool {
-    let found = Command::new(tool).arg("-version").output().is_ok();
+    require_tool_with(tool, &["-version"])
+}
+
+/// [`require_tool`] for a tool whose version flag is not `-version` (run as `tool ARGS`,
+/// which must print something and exit).
+pub fn require_tool_with(tool: &str, args: &[&str]) -> bool {
+    let found = Command::new(tool).args(args).output().is_ok();
     if !found {
         assert!(
             std::env::var_os("LIVECDN_REQUIRE_TOOLS").is_none(),

@@ -20,7 +20,9 @@
 //!   boundary that fits. Only a segment's last part may be shorter. A single frame
 //!   longer than the target (under 5 fps) makes a part of its own.
 //! * A segment closes at the first video keyframe at or after `segment_target` since
-//!   its start, so segments are GOP-aligned and always start with a keyframe.
+//!   its start, so segments are GOP-aligned and always start with a keyframe. A keyframe
+//!   within half a frame of the target counts: millisecond stamps can put a 1 s GOP at
+//!   999 ms (OBS does), which would otherwise make a 2 s segment.
 //! * Audio is cut at the same media time as video: a part gets the AAC frames whose
 //!   decode time is before the part's end. A part waits for audio to reach its end,
 //!   at most [`MAX_AV_WAIT_MS`] of video time (then audio is treated as stalled).
@@ -84,7 +86,8 @@ pub const AUDIO_ONLY_AFTER_MS: u64 = 1_000;
 pub struct PackagerConfig {
     /// Longest part (LL-HLS PART-TARGET). Default 200 ms.
     pub part_target: Duration,
-    /// Shortest segment; segments end at the first keyframe after it. Default 1 s.
+    /// Shortest segment, less half a frame; segments end at the first keyframe after it.
+    /// Default 1 s.
     pub segment_target: Duration,
 }
 

@@ -101,7 +101,15 @@ impl Packager {
         let seg_target = self.config.segment_target.as_millis() as u64;
         let changed = self.latest != self.active;
         let s = &self.state;
-        let boundary = frame.keyframe && (d.saturating_sub(s.seg_start) >= seg_target || changed);
+        // FLV stamps are whole milliseconds, and encoders round differently: OBS truncates
+        // each dts after shifting its B-frame delay out, so a 30-frame GOP at 30 fps can
+        // measure 999 ms. Half a frame of slack keeps such a GOP a segment of its own.
+        let slack = s
+            .held
+            .as_ref()
+            .map_or(0, |h| d.saturating_sub(h.dts_ms) / 2);
+        let elapsed = d.saturating_sub(s.seg_start) + slack;
+        let boundary = frame.keyframe && (elapsed >= seg_target || changed);
         if let Some(mut held) = self.state.held.take() {
             let dur = d.saturating_sub(held.dts_ms);
             held.sample.duration = u32::try_from(dur * TICKS_PER_MS).unwrap_or(u32::MAX);

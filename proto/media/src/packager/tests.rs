@@ -270,6 +270,52 @@ fn segments_follow_long_gops() {
     assert_eq!(segs, 3);
 }
 
+/// OBS 29 with x264 B-frames: dts shifted by the encoder's 2-frame delay and truncated to
+/// milliseconds, so keyframes every 30 frames land at 0, 999, 1999 ms. Each GOP is still
+/// one 1 s segment; a missed cut made the first one 2 s and raised the target duration.
+#[test]
+fn millisecond_rounding_short_of_the_target_still_cuts() {
+    let config = PackagerConfig::default();
+    let mut input = vec![In::VideoHeader];
+    for n in 0..90i64 {
+        // Integer division truncates toward zero, as OBS's conversion does.
+        let ts = (n - 2) * 1000 / 30 - (-2 * 1000 / 30);
+        input.push(In::V {
+            ts: u64::try_from(ts).unwrap(),
+            key: n % 30 == 0,
+            cts: if n % 30 == 0 { 66 } else { 33 },
+            size: 100,
+        });
+    }
+    assert!(matches!(
+        input[31],
+        In::V {
+            ts: 999,
+            key: true,
+            ..
+        }
+    ));
+    let (out, stats) = run(config, &input);
+    check(&out, config);
+    let mut segments = Vec::new();
+    let mut length = Duration::ZERO;
+    for p in &out.parts {
+        length += p.duration;
+        if p.ends_segment {
+            segments.push(length);
+            length = Duration::ZERO;
+        }
+    }
+    assert_eq!(stats.segments, 3, "{segments:?}");
+    // Each is one GOP, give or take the stamps' rounding.
+    assert!(
+        segments
+            .iter()
+            .all(|s| s.abs_diff(config.segment_target) <= Duration::from_millis(2)),
+        "{segments:?}"
+    );
+}
+
 #[test]
 fn b_frames_keep_signed_offsets() {
     let config = PackagerConfig::default();
