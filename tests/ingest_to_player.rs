@@ -260,32 +260,7 @@ async fn publish_and_verify(bframes: bool) {
         );
     }
     for index in [0, 1] {
-        let packets: Vec<(i64, i64)> = probe["packets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|p| p["stream_index"] == index)
-            .map(|p| (p["dts"].as_i64().unwrap(), p["pts"].as_i64().unwrap()))
-            .collect();
-        assert!(
-            packets.len() > 10,
-            "stream {index} has {} packets",
-            packets.len()
-        );
-        assert!(
-            packets.windows(2).all(|w| w[1].0 > w[0].0),
-            "stream {index}: DTS not increasing"
-        );
-        assert!(
-            packets.iter().all(|(dts, pts)| pts >= dts),
-            "stream {index}: PTS < DTS"
-        );
-        if bframes && index == 0 {
-            assert!(
-                packets.windows(2).any(|w| w[1].1 < w[0].1),
-                "B-frames reorder presentation"
-            );
-        }
+        support::assert_packet_timing(&probe, index, 10, bframes && index == 0);
     }
 
     // ffmpeg as an HLS client decodes 10 s without an error.

@@ -352,6 +352,38 @@ pub fn require_tool_with(tool: &str, args: &[&str]) -> bool {
     found
 }
 
+/// Checks the packets of stream `index` in ffprobe's `-show_packets` JSON: more than `min`
+/// of them, DTS strictly increasing, PTS never before DTS, and with `reordered` (B-frames) the
+/// presentation order reversed somewhere.
+pub fn assert_packet_timing(probe: &serde_json::Value, index: u64, min: usize, reordered: bool) {
+    let packets: Vec<(i64, i64)> = probe["packets"]
+        .as_array()
+        .expect("ffprobe packets")
+        .iter()
+        .filter(|p| p["stream_index"] == index)
+        .map(|p| (p["dts"].as_i64().unwrap(), p["pts"].as_i64().unwrap()))
+        .collect();
+    assert!(
+        packets.len() > min,
+        "stream {index}: {} packets",
+        packets.len()
+    );
+    assert!(
+        packets.windows(2).all(|w| w[1].0 > w[0].0),
+        "stream {index}: DTS not increasing"
+    );
+    assert!(
+        packets.iter().all(|(dts, pts)| pts >= dts),
+        "stream {index}: PTS < DTS"
+    );
+    if reordered {
+        assert!(
+            packets.windows(2).any(|w| w[1].1 < w[0].1),
+            "stream {index}: B-frames reorder presentation"
+        );
+    }
+}
+
 /// A throwaway PostgreSQL server for a test (`store::testing::PgServer`), or `None` when
 /// PostgreSQL is not installed or does not start: the test then skips, unless
 /// `LIVECDN_REQUIRE_TOOLS=1` (CI), where it fails.
