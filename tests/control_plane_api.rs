@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Process, free_port, get_when_up, parse_metrics};
+use support::{Process, free_port, get_when_up};
 
 const ADMIN: &str = "admin-secret";
 const NODE: &str = "node-secret";
@@ -106,24 +106,7 @@ impl ControlPlane {
     }
 
     async fn metric(&self, name: &str, label: (&str, &str)) -> f64 {
-        let text = self
-            .client
-            .get(format!("{}/metrics", self.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        parse_metrics(&text)
-            .samples
-            .iter()
-            .filter(|s| s.metric == name && s.labels.get(label.0) == Some(label.1))
-            .map(|s| match s.value {
-                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) => v,
-                _ => 0.0,
-            })
-            .sum()
+        support::metric(&self.base, name, Some(label)).await
     }
 }
 

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Process, Spawned, free_port, get_when_up, parse_metrics};
+use support::{Process, Spawned, free_port, get_when_up};
 
 const ADMIN: &str = "admin-secret";
 const NODE: &str = "node-secret";
@@ -93,21 +93,7 @@ async fn json_call(method: reqwest::Method, url: &str, token: Option<&str>) -> (
 }
 
 async fn metric(node: &Node, name: &str, label: (&str, &str)) -> f64 {
-    let text = reqwest::get(format!("{}/metrics", node.http))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    parse_metrics(&text)
-        .samples
-        .iter()
-        .filter(|s| s.metric == name && s.labels.get(label.0) == Some(label.1))
-        .map(|s| match s.value {
-            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) => v,
-            _ => 0.0,
-        })
-        .sum()
+    support::metric(&node.http, name, Some(label)).await
 }
 
 /// Polls `check` every 100 ms for up to `limit`; returns how long it took.

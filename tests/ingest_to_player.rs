@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use support::{Process, Spawned, free_port, get_when_up, parse_metrics};
+use support::{Process, Spawned, free_port, get_when_up};
 
 /// Encoding 720p30 in real time takes most of a core: one FFmpeg-heavy test at a time.
 static ENCODER_SLOT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -74,24 +74,7 @@ impl Origin {
     }
 
     async fn metric(&self, name: &str, label: Option<(&str, &str)>) -> f64 {
-        let text = reqwest::get(format!("{}/metrics", self.http))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        parse_metrics(&text)
-            .samples
-            .iter()
-            .filter(|s| s.metric == name)
-            .filter(|s| label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
-            .map(|s| match s.value {
-                prometheus_parse::Value::Counter(v)
-                | prometheus_parse::Value::Gauge(v)
-                | prometheus_parse::Value::Untyped(v) => v,
-                _ => 0.0,
-            })
-            .sum()
+        support::metric(&self.http, name, label).await
     }
 }
 

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::obs::{Obs, Xvfb};
-use support::{Process, free_port, get_when_up, parse_metrics};
+use support::{Process, free_port, get_when_up};
 
 /// One OBS at a time: each renders (llvmpipe) and encodes on the same two cores.
 static OBS_SLOT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -81,24 +81,7 @@ impl Origin {
     }
 
     async fn metric(&self, name: &str, label: Option<(&str, &str)>) -> f64 {
-        let text = reqwest::get(format!("{}/metrics", self.http))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        parse_metrics(&text)
-            .samples
-            .iter()
-            .filter(|s| s.metric == name)
-            .filter(|s| label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
-            .map(|s| match s.value {
-                prometheus_parse::Value::Counter(v)
-                | prometheus_parse::Value::Gauge(v)
-                | prometheus_parse::Value::Untyped(v) => v,
-                _ => 0.0,
-            })
-            .sum()
+        support::metric(&self.http, name, label).await
     }
 
     /// Polls (bounded) until the origin's log contains `needle`.

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{Process, Spawned, free_port, get_when_up, parse_metrics, run};
+use support::{Process, Spawned, free_port, get_when_up, run};
 
 struct Node {
     process: Process,
@@ -130,17 +130,7 @@ async fn bytes(url: &str) -> Vec<u8> {
 }
 
 async fn metric(node: &Node, name: &str) -> f64 {
-    let body = text(&format!("{}/metrics", node.http)).await.1;
-    parse_metrics(&body)
-        .samples
-        .iter()
-        .filter(|s| s.metric == name)
-        .map(|s| match s.value {
-            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) => v,
-            prometheus_parse::Value::Histogram(ref h) => h.last().map_or(0.0, |b| b.count),
-            _ => 0.0,
-        })
-        .sum()
+    support::metric(&node.http, name, None).await
 }
 
 /// The hinted part of `node`'s media playlist, as `_HLS_msn=M&_HLS_part=P`.

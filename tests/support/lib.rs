@@ -352,6 +352,30 @@ pub fn require_tool_with(tool: &str, args: &[&str]) -> bool {
     found
 }
 
+/// The sum of the samples named `name` (with `label`, when given) that `base` serves at
+/// `/metrics`: counter, gauge and untyped values, and a histogram's count of observations.
+pub async fn metric(base: &str, name: &str, label: Option<(&str, &str)>) -> f64 {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("/metrics body");
+    parse_metrics(&text)
+        .samples
+        .iter()
+        .filter(|s| s.metric == name)
+        .filter(|s| label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            prometheus_parse::Value::Histogram(ref h) => h.last().map_or(0.0, |b| b.count),
+            _ => 0.0,
+        })
+        .sum()
+}
+
 /// Checks the packets of stream `index` in ffprobe's `-show_packets` JSON: more than `min`
 /// of them, DTS strictly increasing, PTS never before DTS, and with `reordered` (B-frames) the
 /// presentation order reversed somewhere.
