@@ -30,6 +30,12 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
   '--autoplay-policy=no-user-gesture-required',
+  // Every page stands for a viewer looking at it: the pages the checks open later must not
+  // push the first ones into the background, where Chromium throttles their timers and
+  // media pipeline (the main player counted 3 stalls once the phone and host pages opened).
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
 ];
 /** The longest any single wait for the page may take. */
 const WAIT_MS = 15_000;
